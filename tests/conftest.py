@@ -1,0 +1,131 @@
+"""Real PostgreSQL and Redis for every test: the configured ones, or bundled ones started here.
+
+TUNEYARD_TEST_DATABASE_URL (a maintenance database such as .../postgres) and TUNEYARD_TEST_REDIS_URL
+point the suite at running servers; without them it starts the embedded ones in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from tests.support import GraphQLClient, Server, service_env, tuneyard
+from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
+from tuneyard.repositories.migrations import migrate
+
+
+@pytest.fixture(scope="session")
+def backing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(maintenance database URL, Redis URL)."""
+    database_url = os.environ.get("TUNEYARD_TEST_DATABASE_URL")
+    redis_url = os.environ.get("TUNEYARD_TEST_REDIS_URL")
+    home = tmp_path_factory.mktemp("services")
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not database_url:
+            postgres = EmbeddedPostgres(home / "postgres")
+            postgres.start()
+            started.append(postgres)
+            database_url = postgres.admin_url
+        if not redis_url:
+            redis = EmbeddedRedis(home / "redis")
+            redis.start()
+            started.append(redis)
+            redis_url = redis.url
+        yield database_url, redis_url
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    if "?" in url:
+        base, query = url.split("?", 1)
+        return f"{base.rsplit('/', 1)[0]}/{name}?{query}"
+    return f"{url.rsplit('/', 1)[0]}/{name}"
+
+
+async def _create_database(admin_url: str) -> str:
+    name = f"tuneyard_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(admin_url, name)
+    connection = await asyncpg.connect(url)
+    try:
+        await migrate(connection)
+    finally:
+        await connection.close()
+    return url
+
+
+async def _drop_database(admin_url: str, url: str) -> None:
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(backing: tuple[str, str]) -> Iterator[str]:
+    """A freshly migrated database of its own for this test session."""
+    url = asyncio.run(_create_database(backing[0]))
+    yield url
+    asyncio.run(_drop_database(backing[0], url))
+
+
+@pytest.fixture(scope="session")
+def redis_url(backing: tuple[str, str]) -> str:
+    return backing[1]
+
+
+@pytest.fixture(scope="session")
+def env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return service_env(database_url, redis_url, TUNEYARD_HOME=str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="session")
+def server(env: dict[str, str]) -> Iterator[Server]:
+    running = Server(env)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens(env: dict[str, str]) -> dict[str, str]:
+    """One token per role, made with the CLI."""
+    return {
+        role: tuneyard("token", "create", "--role", role, "--name", f"test {role}", env=env).strip()
+        for role in ("READER", "CURATOR", "ADMIN")
+    }
+
+
+@pytest.fixture(scope="session")
+def curator(server: Server, tokens: dict[str, str]) -> GraphQLClient:
+    return GraphQLClient(server.url, tokens["CURATOR"])
+
+
+@pytest.fixture(scope="session")
+def reader(server: Server, tokens: dict[str, str]) -> GraphQLClient:
+    return GraphQLClient(server.url, tokens["READER"])
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for checking what the API wrote; the example tables start empty."""
+    connection = await asyncpg.connect(database_url)
+    await connection.execute("TRUNCATE examples RESTART IDENTITY CASCADE")
+    try:
+        yield connection
+    finally:
+        await connection.close()

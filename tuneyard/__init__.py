@@ -1,0 +1,1 @@
+"""Tuneyard: curate an orchestrator's execution records into fine-tuning datasets."""

@@ -1,0 +1,177 @@
+"""Command line: tuneyard serve | migrate | token create | export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from tuneyard.config import Settings
+from tuneyard.domain.auth import Role
+
+
+@contextlib.contextmanager
+def backing_services(settings: Settings, *, redis: bool = True) -> Iterator[tuple[str, str]]:
+    """(database_url, redis_url): the configured servers, or bundled ones started here and stopped on exit."""
+    from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    with contextlib.ExitStack() as stack:
+        database_url = settings.database_url
+        if database_url is None:
+            postgres = EmbeddedPostgres(settings.home / "postgres")
+            postgres.start()
+            stack.callback(postgres.stop)
+            database_url = postgres.url
+        redis_url = settings.redis_url or ""
+        if redis and not redis_url:
+            bundled = EmbeddedRedis(settings.home / "redis")
+            bundled.start()
+            stack.callback(bundled.stop)
+            redis_url = bundled.url
+        yield database_url, redis_url
+
+
+async def _migrate(database_url: str) -> list[str]:
+    import asyncpg
+
+    from tuneyard.repositories.migrations import migrate
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await migrate(connection)
+    finally:
+        await connection.close()
+
+
+async def _first_admin_token(database_url: str) -> str | None:
+    """On a fresh install, mint an admin token so that the first user can get in."""
+    from tuneyard.db import create_pool
+    from tuneyard.services.auth import create_token, has_tokens
+
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        if await has_tokens(pool):
+            return None
+        return await create_token(pool, Role.ADMIN, "first admin")
+    finally:
+        await pool.close()
+
+
+def _raise_on_sigterm() -> None:
+    # uvicorn re-raises the signal after its graceful shutdown; turning it into SystemExit lets
+    # every `finally` run, so the bundled servers are stopped rather than orphaned.
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Says where to go once the socket is listening, not before."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            url = f"http://{self.config.host}:{self.config.port}/graphql"
+            print(f"Tuneyard GraphQL API and GraphiQL: {url}", flush=True)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from tuneyard.app import create_app
+
+    _raise_on_sigterm()
+    with backing_services(settings) as (database_url, redis_url):
+        applied = asyncio.run(_migrate(database_url))
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}", flush=True)
+        token = asyncio.run(_first_admin_token(database_url)) if settings.database_url is None else None
+        if token:
+            print(f"admin token (shown once; keep it): {token}", flush=True)
+        app = create_app(settings, database_url, redis_url)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        AnnouncingServer(config).run()
+    return 0
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with backing_services(settings, redis=False) as (database_url, _):
+        applied = asyncio.run(_migrate(database_url))
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from tuneyard.db import create_pool
+    from tuneyard.services.auth import create_token
+
+    async def run(database_url: str) -> str:
+        await _migrate(database_url)
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            return await create_token(pool, Role[args.role], args.name)
+        finally:
+            await pool.close()
+
+    with backing_services(settings, redis=False) as (database_url, _):
+        print(asyncio.run(run(database_url)))
+    return 0
+
+
+def export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from tuneyard.schema import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuneyard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="serve the API (bundled PostgreSQL and Redis unless URLs are set)")
+    serve_cmd.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    serve_cmd.set_defaults(handler=serve)
+
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(handler=migrate)
+
+    token_cmd = commands.add_parser("token", help="manage API tokens")
+    token_commands = token_cmd.add_subparsers(dest="token_command", required=True)
+    create_cmd = token_commands.add_parser("create", help="create a token and print it on stdout")
+    create_cmd.add_argument("--role", required=True, choices=[r.name for r in Role])
+    create_cmd.add_argument("--name", required=True, help="who or what the token is for")
+    create_cmd.set_defaults(handler=token_create)
+
+    schema_cmd = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    schema_cmd.add_argument("--output", "-o", default="schema.graphql", help="file to write, or - for stdout")
+    schema_cmd.set_defaults(handler=export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    settings = Settings()
+    if getattr(args, "host", None) is None and hasattr(args, "host"):
+        args.host = settings.host
+    if getattr(args, "port", None) is None and hasattr(args, "port"):
+        args.port = settings.port
+    return int(args.handler(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

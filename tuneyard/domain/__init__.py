@@ -1,0 +1,1 @@
+"""Plain dataclasses, enums and pure functions; nothing here does I/O."""

@@ -1,0 +1,76 @@
+"""Resolvers for recording and reading examples."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import cast
+
+import strawberry
+
+from tuneyard.domain.auth import Role
+from tuneyard.domain.examples import Example as DomainExample
+from tuneyard.domain.examples import NewExample
+from tuneyard.domain.pagination import ExampleOrder
+from tuneyard.resolvers.context import Info
+from tuneyard.resolvers.selection import columns_at
+from tuneyard.schema.common import PageInfo
+from tuneyard.schema.examples import (
+    EXAMPLE_COLUMNS,
+    Example,
+    ExampleConnection,
+    ExampleInput,
+    RecordExamplesResult,
+)
+from tuneyard.services import examples as service
+
+NOT_ARCHIVED = "NOT e.archived"
+_FIELDS = tuple(f.name for f in fields(DomainExample) if f.name != "id")
+
+
+def to_schema(example: DomainExample) -> Example:
+    """A plain Strawberry object; unselected fields stay None and are never read."""
+    values = {name: getattr(example, name) for name in _FIELDS}
+    return Example(id=strawberry.ID(str(example.id)), **values)
+
+
+async def record_examples(info: Info, examples: list[ExampleInput]) -> RecordExamplesResult:
+    info.context.require(Role.CURATOR)
+    batch = cast(list[NewExample], examples)  # ExampleInput builds NewExample directly (see schema.examples)
+    result = await service.record(info.context.pool, batch)
+    return RecordExamplesResult(inserted=result.inserted, updated=result.updated, unchanged=result.unchanged)
+
+
+async def example(info: Info, id: strawberry.ID) -> Example | None:
+    info.context.require(Role.READER)
+    columns = columns_at(info.selected_fields, ("example",), EXAMPLE_COLUMNS)
+    found = await service.get(info.context.pool, id, columns)
+    return None if found is None else to_schema(found)
+
+
+async def examples(
+    info: Info,
+    order_by: ExampleOrder | None = ExampleOrder.CREATED_AT_DESC,
+    first: int | None = 50,
+    after: str | None = None,
+) -> ExampleConnection:
+    info.context.require(Role.READER)
+    pool = info.context.pool
+    selections = info.selected_fields
+    columns = columns_at(selections, ("examples", "nodes"), EXAMPLE_COLUMNS)
+    columns |= columns_at(selections, ("examples", "edges", "node"), EXAMPLE_COLUMNS)
+    where, params = NOT_ARCHIVED, list[object]()
+    page = await service.page(
+        pool,
+        where=where,
+        params=params,
+        order=order_by or ExampleOrder.CREATED_AT_DESC,
+        first=50 if first is None else first,
+        after=after,
+        columns=columns,
+    )
+    return ExampleConnection(
+        nodes=[to_schema(e) for e in page.examples],
+        cursors=page.cursors,
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None),
+        count_total=lambda: service.count(pool, where, params),
+    )

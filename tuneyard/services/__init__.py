@@ -1,0 +1,1 @@
+"""Use cases shared by the GraphQL resolvers and the workers."""
