@@ -10,8 +10,10 @@ import strawberry
 from tuneyard.domain.auth import Role
 from tuneyard.domain.examples import Example as DomainExample
 from tuneyard.domain.examples import NewExample
+from tuneyard.domain.filters import compile_filter
 from tuneyard.domain.pagination import ExampleOrder
 from tuneyard.resolvers.context import Info
+from tuneyard.resolvers.curation import as_filter
 from tuneyard.resolvers.selection import columns_at
 from tuneyard.schema.common import PageInfo
 from tuneyard.schema.examples import (
@@ -21,9 +23,9 @@ from tuneyard.schema.examples import (
     ExampleInput,
     RecordExamplesResult,
 )
+from tuneyard.schema.filters import ExampleFilter
 from tuneyard.services import examples as service
 
-NOT_ARCHIVED = "NOT e.archived"
 _FIELDS = tuple(f.name for f in fields(DomainExample) if f.name != "id")
 
 
@@ -49,6 +51,7 @@ async def example(info: Info, id: strawberry.ID) -> Example | None:
 
 async def examples(
     info: Info,
+    filter: ExampleFilter | None = None,
     order_by: ExampleOrder | None = ExampleOrder.CREATED_AT_DESC,
     first: int | None = 50,
     after: str | None = None,
@@ -58,7 +61,7 @@ async def examples(
     selections = info.selected_fields
     columns = columns_at(selections, ("examples", "nodes"), EXAMPLE_COLUMNS)
     columns |= columns_at(selections, ("examples", "edges", "node"), EXAMPLE_COLUMNS)
-    where, params = NOT_ARCHIVED, list[object]()
+    where, params = compile_filter(as_filter(filter))
     page = await service.page(
         pool,
         where=where,

@@ -17,7 +17,6 @@ def _parse(value: object) -> datetime:
 
 
 DateTime = strawberry.scalar(
-    datetime,
     name="DateTime",
     description="Date with time (ISO 8601); a time without zone is read as UTC.",
     serialize=datetime.isoformat,

@@ -1,0 +1,91 @@
+"""Keyset pagination: every ordering returns each matching example exactly once, even while recording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.data import examples as generate
+from tests.api.test_record_examples import RECORD
+from tests.oracle import matches
+from tests.support import GraphQLClient
+
+PAGE = """query($f: ExampleFilter, $o: ExampleOrder, $n: Int, $after: String) {
+  examples(filter: $f, orderBy: $o, first: $n, after: $after) {
+    pageInfo { hasNextPage endCursor } nodes { id qualityScore createdAt } } }"""
+ORDERS = ["CREATED_AT_DESC", "CREATED_AT_ASC", "QUALITY_SCORE_DESC", "QUALITY_SCORE_ASC"]
+
+
+def walk(client: GraphQLClient, order: str, spec: dict[str, Any] | None, size: int, between: Any = None) -> list[str]:
+    seen: list[str] = []
+    after = None
+    while True:
+        page = client.data(PAGE, {"f": spec, "o": order, "n": size, "after": after})["examples"]
+        seen += [n["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+        if between:
+            between(len(seen))
+
+
+def sort_key(order: str, row: dict[str, Any]) -> tuple[Any, int]:
+    key = (
+        row["created_at"]
+        if order.startswith("CREATED_AT")
+        else (row["quality_score"] if row["quality_score"] is not None else -1)
+    )
+    return key, row["id"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_every_ordering_walks_each_example_once(
+    order: str, curator: GraphQLClient, db: asyncpg.Connection
+) -> None:
+    rows = list(generate(700, seed=5, prefix="pg"))
+    for i, row in enumerate(rows[:60]):
+        if i % 2:
+            row["qualityScore"] = None  # missing scores sort as -1
+        row["createdAt"] = rows[0]["createdAt"]  # ties on the sort key are broken by id
+    curator.data(RECORD, {"examples": rows})
+    stored = [dict(r) for r in await db.fetch("SELECT * FROM examples")]
+    spec = {"platform": {"neq": "blog"}}
+    seen = walk(curator, order, spec, 37)
+    expected = sorted(
+        (r for r in stored if matches(r, spec)), key=lambda r: sort_key(order, r), reverse=order.endswith("DESC")
+    )
+    assert seen == [str(r["id"]) for r in expected]
+
+
+async def test_walk_is_complete_while_examples_are_recorded(curator: GraphQLClient, db: asyncpg.Connection) -> None:
+    first = list(generate(600, seed=8, prefix="old"))
+    curator.data(RECORD, {"examples": first})
+    original = {str(r["id"]) for r in await db.fetch("SELECT id FROM examples")}
+    fresh = iter(generate(10_000, seed=9, prefix="new"))
+
+    def record_more(_: int) -> None:
+        # New examples both newer than everything and scattered through the year.
+        curator.data(RECORD, {"examples": [next(fresh) for _ in range(25)]})
+
+    seen = walk(curator, "CREATED_AT_DESC", None, 50, between=record_more)
+    assert len(seen) == len(set(seen)), "no example twice"
+    assert original <= set(seen), "every example that existed when the walk began"
+
+
+async def test_bad_cursors_and_page_bounds(curator: GraphQLClient, db: asyncpg.Connection) -> None:
+    curator.data(RECORD, {"examples": list(generate(5, prefix="b"))})
+    page = curator.data(PAGE, {"o": "QUALITY_SCORE_DESC", "n": 2})["examples"]
+    foreign = curator.error(PAGE, {"o": "CREATED_AT_DESC", "n": 2, "after": page["pageInfo"]["endCursor"]})
+    assert "belongs to ordering QUALITY_SCORE_DESC, not CREATED_AT_DESC" in foreign["message"]
+    assert foreign["extensions"]["code"] == "BAD_USER_INPUT"
+    forged = curator.error(PAGE, {"n": 2, "after": "WyJDUkVBVEVEX0FUX0RFU0MiLCJub3QgYSBkYXRlIiwxXQ"})
+    assert "not a cursor this server issued" in forged["message"]
+    too_many = curator.error(PAGE, {"n": 501})
+    assert "first: must be between 0 and 500, got 501" in too_many["message"]
+    deep: dict[str, Any] = {"success": True}
+    for _ in range(6):
+        deep = {"not": deep}
+    assert "at most 5 levels" in curator.error(PAGE, {"f": deep})["message"]
+    assert "at most 1000 items" in curator.error(PAGE, {"f": {"ids": [str(i) for i in range(1001)]}})["message"]

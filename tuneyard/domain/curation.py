@@ -1,0 +1,37 @@
+"""Tag operations, stats and the bounds of curation requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+MAX_HISTOGRAM_BUCKETS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TagOperation:
+    id: int
+    added: list[str]
+    removed: list[str]
+    affected_count: int
+    note: str | None
+    created_at: datetime
+    undone_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The aggregates of the examples matching a filter, from one scan."""
+
+    count: int
+    avg_quality_score: float | None
+    success_rate: float | None
+    earliest: datetime | None
+    latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    lower: float
+    upper: float
+    count: int
