@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import uuid
+from typing import Any
 
 import asyncpg
+import orjson
 
 from tests.conftest import _create_database, _drop_database
 from tests.support import Server, service_env, tuneyard
@@ -14,7 +17,16 @@ from tests.support import Server, service_env, tuneyard
 ADMIN_URL = os.environ.get("TUNEYARD_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TUNEYARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-__all__ = ["ADMIN_URL", "REDIS_URL", "Server", "create_database", "drop_database", "percentile", "start_server"]
+__all__ = [
+    "ADMIN_URL",
+    "REDIS_URL",
+    "RawHTTP",
+    "Server",
+    "create_database",
+    "drop_database",
+    "percentile",
+    "start_server",
+]
 
 
 async def create_database() -> str:
@@ -40,3 +52,43 @@ def percentile(samples: list[float], q: float) -> float:
 
 async def connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(url)
+
+
+class RawHTTP:
+    """A minimal keep-alive HTTP/1.1 client, so that timings are the server's and not a client library's."""
+
+    def __init__(self, url: str, token: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port, self.token = host, int(port), token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            return await self._post(path, payload)
+        except (ConnectionError, IndexError):  # the server closed an idle keep-alive connection
+            await self.close()
+            return await self._post(path, payload)
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        body = orjson.dumps(payload)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None

@@ -46,7 +46,7 @@ async def raw_copy(database_url: str, rows: list[dict[str, object]]) -> float:
     """The floor: COPY the same rows into an empty examples table (same indexes and constraints)."""
     conn = await connect(database_url)
     try:
-        await conn.execute("TRUNCATE examples")
+        await conn.execute("TRUNCATE examples CASCADE")
         records = [
             (
                 r["executionId"], r["userRequest"], r["intent"], r["platform"],

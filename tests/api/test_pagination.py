@@ -89,3 +89,25 @@ async def test_bad_cursors_and_page_bounds(curator: GraphQLClient, db: asyncpg.C
         deep = {"not": deep}
     assert "at most 5 levels" in curator.error(PAGE, {"f": deep})["message"]
     assert "at most 1000 items" in curator.error(PAGE, {"f": {"ids": [str(i) for i in range(1001)]}})["message"]
+
+
+async def test_fast_list_path_gives_the_same_rows_as_normal_execution(
+    curator: GraphQLClient, db: asyncpg.Connection
+) -> None:
+    rows = list(generate(30, seed=2, prefix="fast"))
+    rows[0]["qualityScore"] = None
+    rows[1]["intent"] = None
+    curator.data(RECORD, {"examples": rows})
+    fields = "id executionId userRequest intent platform businessState executionPlan qualityScore success tags archived patternsDiscovered createdAt updatedAt"
+    fast = curator.data(f"{{ examples(first: 30) {{ nodes {{ __typename {fields} score: qualityScore }} }} }}")
+    # Through edges and through a fragment the items are completed field by field, the normal way.
+    normal = curator.data(
+        f"{{ examples(first: 30) {{ edges {{ node {{ __typename {fields} score: qualityScore }} }} }} }}"
+    )
+    fragment = curator.data(
+        f"{{ examples(first: 30) {{ nodes {{ ... on Example {{ __typename {fields} score: qualityScore }} }} }} }}"
+    )
+    fast_nodes = fast["examples"]["nodes"]
+    assert fast_nodes == [e["node"] for e in normal["examples"]["edges"]] == fragment["examples"]["nodes"]
+    assert list(fast_nodes[0]) == ["__typename", *fields.split(), "score"], "keys in selection order"
+    assert any(n["qualityScore"] is None for n in fast_nodes) and any(n["intent"] is None for n in fast_nodes)

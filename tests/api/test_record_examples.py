@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -174,5 +175,12 @@ def test_graphiql_page_and_health(server: Server) -> None:
     page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
+    # Every script and style comes from this server, none from a CDN: it works without internet.
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/graphiql/") for s in sources), sources
+    for source in sources:
+        asset = httpx.get(f"{server.url}{source}")
+        assert asset.status_code == 200 and len(asset.content) > 500, source
+    assert httpx.get(f"{server.url}/graphiql/..%2Fsecrets").status_code == 404
     health = httpx.get(f"{server.url}/healthz")
     assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}

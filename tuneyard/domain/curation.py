@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 MAX_HISTOGRAM_BUCKETS = 100
 
@@ -28,6 +29,15 @@ class Summary:
     success_rate: float | None
     earliest: datetime | None
     latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """A Summary of one group: grouping "all" (key None), "intent", "platform" or "bucket" (1..n)."""
+
+    grouping: str
+    key: Any
+    summary: Summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from tuneyard.domain.curation import Summary, TagOperation
+from tuneyard.domain.curation import Aggregate, Summary, TagOperation
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -100,16 +100,47 @@ async def set_archived(conn: Executor, where: str, params: Sequence[Any], archiv
     return int(status.rsplit(" ", 1)[1])
 
 
-async def summary(conn: Executor, where: str, params: Sequence[Any]) -> Summary:
-    row = await conn.fetchrow(
-        f"""SELECT count(*) AS count, avg(e.quality_score) AS avg_quality_score,
-                   avg(e.success::int)::float8 AS success_rate,
+async def aggregates(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> list[Aggregate]:
+    """Count, averages and dates overall, by intent, by platform and by quality bucket, from one scan.
+
+    The inner query groups the matching examples by (intent, platform, bucket) in one parallel pass;
+    the outer one rolls those few hundred groups up into the four groupings.
+    """
+    p = f"${len(params) + 1}"
+    rows = await conn.fetch(
+        f"""
+        WITH cube AS (
+            SELECT e.intent, e.platform, least(width_bucket(e.quality_score, 0, 1, {p}), {p}) AS bucket,
+                   count(*) AS n, sum(e.quality_score) AS score_sum, count(e.quality_score) AS score_n,
+                   sum(e.success::int) AS success_sum, count(e.success) AS success_n,
                    min(e.created_at) AS earliest, max(e.created_at) AS latest
-            FROM examples e WHERE {where}""",
+            FROM examples e WHERE {where}
+            GROUP BY 1, 2, 3
+        )
+        SELECT grouping(intent, platform, bucket) AS grouping, intent, platform, bucket,
+               coalesce(sum(n), 0)::bigint AS count, sum(score_sum) / nullif(sum(score_n), 0) AS avg_quality_score,
+               sum(success_sum)::float8 / nullif(sum(success_n), 0) AS success_rate,
+               min(earliest) AS earliest, max(latest) AS latest
+        FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (bucket))
+        """,
         *params,
+        buckets,
     )
-    assert row is not None
-    return Summary(**dict(row.items()))
+    return [_aggregate(r) for r in rows]
+
+
+def _aggregate(row: asyncpg.Record) -> Aggregate:
+    grouping = row["grouping"]  # bit 2: intent rolled up, bit 1: platform, bit 0: bucket
+    if grouping == 0b111:
+        key: tuple[str, Any] = ("all", None)
+    elif grouping == 0b011:
+        key = ("intent", row["intent"])
+    elif grouping == 0b101:
+        key = ("platform", row["platform"])
+    else:
+        key = ("bucket", row["bucket"])
+    summary = Summary(row["count"], row["avg_quality_score"], row["success_rate"], row["earliest"], row["latest"])
+    return Aggregate(key[0], key[1], summary)
 
 
 async def count_not_archived(conn: Executor) -> int:
@@ -119,28 +150,14 @@ async def count_not_archived(conn: Executor) -> int:
 
 async def quality_histogram(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> dict[int, int]:
     """{bucket number 1..buckets: count}; a score of exactly 1 falls in the last bucket."""
-    p = f"${len(params) + 1}"
+    return {a.key: a.summary.count for a in await aggregates(conn, where, params, buckets) if a.grouping == "bucket"}
+
+
+async def counts_by_tag(conn: Executor, where: str, params: Sequence[Any]) -> list[tuple[str, int]]:
+    """(tag, count), most frequent first; reads only the examples that have tags."""
     rows = await conn.fetch(
-        f"""SELECT least(width_bucket(e.quality_score, 0, 1, {p}), {p}) AS bucket, count(*) AS count
-            FROM examples e WHERE {where} AND e.quality_score IS NOT NULL GROUP BY 1""",
-        *params,
-        buckets,
-    )
-    return {r["bucket"]: r["count"] for r in rows}
-
-
-_GROUPINGS = {
-    "tag": "FROM examples e CROSS JOIN LATERAL unnest(e.tags) AS key",
-    "intent": "FROM examples e CROSS JOIN LATERAL (SELECT e.intent) AS k(key)",
-    "platform": "FROM examples e CROSS JOIN LATERAL (SELECT e.platform) AS k(key)",
-}
-
-
-async def counts_by(conn: Executor, grouping: str, where: str, params: Sequence[Any]) -> list[tuple[str, int]]:
-    """(key, count) for one of "tag", "intent", "platform", most frequent first; missing keys are left out."""
-    rows = await conn.fetch(
-        f"SELECT key, count(*) AS count {_GROUPINGS[grouping]} WHERE {where} AND key IS NOT NULL "
-        "GROUP BY key ORDER BY count DESC, key",
+        f"SELECT tag, count(*) AS count FROM examples e CROSS JOIN LATERAL unnest(e.tags) AS tag "
+        f"WHERE {where} AND e.tags <> '{{}}' GROUP BY tag ORDER BY count DESC, tag",
         *params,
     )
-    return [(r["key"], r["count"]) for r in rows]
+    return [(r["tag"], r["count"]) for r in rows]

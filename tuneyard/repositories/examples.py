@@ -66,7 +66,7 @@ def select_list(columns: Iterable[str]) -> str:
 
 
 def to_example(row: asyncpg.Record) -> Example:
-    return Example(**dict(row.items()))
+    return Example(**row)
 
 
 async def get(conn: Executor, example_id: int, columns: Iterable[str]) -> Example | None:

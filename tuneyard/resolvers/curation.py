@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from tuneyard.domain.auth import Role
 from tuneyard.domain.curation import TagOperation as DomainTagOperation
@@ -29,7 +30,17 @@ def as_filter(value: ExampleFilter | None) -> Filter | None:
 
 def stats(info: Info, filter: ExampleFilter | None = None) -> ExampleStats:
     info.context.require(Role.READER)
-    return ExampleStats(stats=service.Stats(info.context.pool, as_filter(filter)))
+    return ExampleStats(stats=service.Stats(info.context.pool, as_filter(filter), _histogram_buckets(info)))
+
+
+def _histogram_buckets(info: Info) -> int:
+    """The bucket count of the (first) selected qualityHistogram, so the one scan can compute it too."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if isinstance(selection, SelectedField) and selection.name == "qualityHistogram":
+                buckets = selection.arguments.get("buckets", 5)
+                return 5 if buckets is None else int(buckets)
+    return 5
 
 
 async def tag_operations(info: Info, first: int | None = 50) -> list[TagOperation]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import cast
 
 import strawberry
@@ -26,13 +25,13 @@ from tuneyard.schema.examples import (
 from tuneyard.schema.filters import ExampleFilter
 from tuneyard.services import examples as service
 
-_FIELDS = tuple(f.name for f in fields(DomainExample) if f.name != "id")
-
 
 def to_schema(example: DomainExample) -> Example:
-    """A plain Strawberry object; unselected fields stay None and are never read."""
-    values = {name: getattr(example, name) for name in _FIELDS}
-    return Example(id=strawberry.ID(str(example.id)), **values)
+    """The domain object itself: Strawberry reads Example's fields by attribute, so no copy is made.
+
+    Fields a query did not select are None on it and are never read.
+    """
+    return cast(Example, example)
 
 
 async def record_examples(info: Info, examples: list[ExampleInput]) -> RecordExamplesResult:

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from tuneyard.domain.curation import MAX_HISTOGRAM_BUCKETS, Bucket, Summary, TagOperation
+from tuneyard.domain.curation import MAX_HISTOGRAM_BUCKETS, Aggregate, Bucket, Summary, TagOperation
 from tuneyard.domain.examples import normalize_tags
 from tuneyard.domain.filters import Filter, compile_filter
 from tuneyard.domain.pagination import check_page_size
@@ -63,27 +63,48 @@ def _operation_number(operation_id: str) -> int:
 
 
 class Stats:
-    """Aggregates of the examples matching a filter, each computed in SQL only when asked for."""
+    """Aggregates of the examples matching a filter, computed in SQL, each query run only when needed.
 
-    def __init__(self, pool: asyncpg.Pool, where: Filter | None) -> None:
+    Everything but the tag counts and the total comes from one scan (see repositories.curation.aggregates),
+    made once however many of those fields are selected. `buckets` is the histogram size that scan uses.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, where: Filter | None, buckets: int = 5) -> None:
+        _check_buckets(buckets)
         self._pool = pool
         self._condition, self._params = compile_filter(where)
-        self._summary: asyncio.Task[Summary] | None = None
+        self._buckets = buckets
+        self._aggregates: asyncio.Task[list[Aggregate]] | None = None
+
+    async def _grouped(self, grouping: str) -> list[Aggregate]:
+        if self._aggregates is None:
+            self._aggregates = asyncio.ensure_future(
+                repo.aggregates(self._pool, self._condition, self._params, self._buckets)
+            )
+        return [a for a in await self._aggregates if a.grouping == grouping]
 
     async def summary(self) -> Summary:
-        # count, averages and dates come from one scan, however many of them are selected.
-        if self._summary is None:
-            self._summary = asyncio.ensure_future(repo.summary(self._pool, self._condition, self._params))
-        return await self._summary
+        return (await self._grouped("all"))[0].summary  # the () grouping set always yields its row
 
     async def total_not_archived(self) -> int:
         return await repo.count_not_archived(self._pool)
 
     async def quality_histogram(self, buckets: int) -> list[Bucket]:
-        if not 1 <= buckets <= MAX_HISTOGRAM_BUCKETS:
-            raise ValidationError(f"buckets: must be between 1 and {MAX_HISTOGRAM_BUCKETS}, got {buckets}")
-        counts = await repo.quality_histogram(self._pool, self._condition, self._params, buckets)
+        _check_buckets(buckets)
+        if buckets == self._buckets:
+            counts = {a.key: a.summary.count for a in await self._grouped("bucket")}
+        else:
+            counts = await repo.quality_histogram(self._pool, self._condition, self._params, buckets)
         return [Bucket(lower=i / buckets, upper=(i + 1) / buckets, count=counts.get(i + 1, 0)) for i in range(buckets)]
 
     async def counts_by(self, grouping: str) -> list[tuple[str, int]]:
-        return await repo.counts_by(self._pool, grouping, self._condition, self._params)
+        """(key, count) by "tag", "intent" or "platform", most frequent first; missing keys are left out."""
+        if grouping == "tag":
+            return await repo.counts_by_tag(self._pool, self._condition, self._params)
+        found = [(a.key, a.summary.count) for a in await self._grouped(grouping) if a.key is not None]
+        return sorted(found, key=lambda pair: (-pair[1], pair[0]))
+
+
+def _check_buckets(buckets: int) -> None:
+    if not 1 <= buckets <= MAX_HISTOGRAM_BUCKETS:
+        raise ValidationError(f"buckets: must be between 1 and {MAX_HISTOGRAM_BUCKETS}, got {buckets}")

@@ -1,0 +1,185 @@
+"""Curation on 1,000,000 generated examples: page latency, deep keyset page, stats, bulk tagging and undo.
+
+Usage: .venv/bin/python -m bench.curation [--rows N] [--requests N]
+Builds (once) a database `tuneyard_bench_<N>` on TUNEYARD_BENCH_DATABASE_URL's server, generated in SQL:
+a year of dates in recording order, quality skewed high, a dozen intents, 3 platforms, tags on about a quarter.
+Each API figure is printed beside the raw asyncpg time of the same SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bench.common import ADMIN_URL, RawHTTP, percentile, start_server
+from bench.data import INTENT_WEIGHTS, INTENTS, PLATFORMS
+from tuneyard.db import create_pool
+from tuneyard.domain.filters import compile_filter
+from tuneyard.domain.pagination import ExampleOrder
+from tuneyard.repositories import curation as curation_sql
+from tuneyard.repositories.migrations import migrate
+
+FILTER = {"intent": {"eq": "publish"}, "qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
+PAGE = """query($f: ExampleFilter, $after: String) { examples(filter: $f, first: 50, after: $after) {
+  pageInfo { hasNextPage endCursor }
+  nodes { id executionId userRequest intent platform qualityScore success tags createdAt updatedAt } } }"""
+STATS = """query($f: ExampleFilter) { stats(filter: $f) { count totalCount avgQualityScore successRate earliest latest
+  qualityHistogram(buckets: 10) { lower upper count } byTag { key count } byIntent { key count } byPlatform { key count } } }"""
+TAG = 'mutation($w: ExampleFilter!) { tagExamples(where: $w, add: ["bench_batch"]) { id affectedCount } }'
+UNDO = "mutation($id: ID!) { undoTagOperation(id: $id) { id affectedCount } }"
+
+GENERATE = """
+INSERT INTO examples (execution_id, user_request, intent, platform, business_state, execution_plan,
+                      execution_result, quality_score, success, tags, created_at)
+SELECT 'gen-' || g,
+       intent || ' for ' || platform || ': campaign ' || (g % 97) || ', topic ' || (g % 5003),
+       intent, platform,
+       jsonb_build_object('followers', (g::bigint * 7919) % 50000, 'plan', CASE WHEN g % 3 = 0 THEN 'pro' ELSE 'free' END),
+       '{"steps": [{"tool": "draft"}, {"tool": "review"}, {"tool": "publish"}]}'::jsonb,
+       jsonb_build_object('status', 'ok', 'id', 'r' || g),
+       round((1 - power(random(), 2.5))::numeric, 3)::float8,
+       random() > 0.15,
+       CASE WHEN random() < 0.25 THEN ARRAY[(ARRAY['development','test','prod','good','bad','reviewed'])[1 + (g % 6)]]
+            ELSE '{}'::text[] END,
+       -- Recorded as executed: time grows with the row, a little jitter.
+       timestamptz '2025-01-01' + (g::float8 / $7) * interval '365 days' + random() * interval '2 hours'
+FROM (SELECT g,
+             (SELECT i FROM unnest($1::text[], $2::int[]) AS w(i, c) WHERE c > (g * 2654435761::bigint) % $3 ORDER BY c LIMIT 1) AS intent,
+             ($4::text[])[1 + (g % 10) / 5 + (g % 10) / 8] AS platform
+      FROM generate_series($5::int, $6::int) AS g) AS s
+"""
+
+
+async def ensure_data(rows: int) -> str:
+    name = f"tuneyard_bench_{rows}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+        have = await conn.fetchval("SELECT count(*) FROM examples")
+        if have < rows:
+            cumulative, total = [], 0
+            for weight in INTENT_WEIGHTS:
+                total += weight
+                cumulative.append(total)
+            started = time.perf_counter()
+            for start in range(have + 1, rows + 1, 100_000):
+                end = min(start + 99_999, rows)
+                await conn.execute(GENERATE, INTENTS, cumulative, total, PLATFORMS, start, end, rows)
+                print(f"  generated {end:,} examples", flush=True)
+            await conn.execute("VACUUM ANALYZE examples")
+            print(f"generated {rows - have:,} examples in {time.perf_counter() - started:.0f} s")
+        await conn.execute("DELETE FROM tag_operation_changes; DELETE FROM tag_operations; "
+                           "UPDATE examples SET tags = array_remove(tags, 'bench_batch') WHERE 'bench_batch' = ANY(tags)")  # fmt: skip
+    finally:
+        await conn.close()
+    return url
+
+
+async def timed(call: Callable[[], Awaitable[Any]], times: int) -> list[float]:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def line(label: str, api: list[float], raw: list[float] | None = None) -> None:
+    text = f"{label:<44} p50 {statistics.median(api):8.2f} ms  p99 {percentile(api, 99):8.2f} ms"
+    if raw:
+        text += f"   raw SQL p50 {statistics.median(raw):8.2f} ms  ratio {statistics.median(api) / statistics.median(raw):5.2f}"
+    print(text, flush=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    url = await ensure_data(args.rows)
+    server, token = start_server(url)
+    pool = await create_pool(url, max_size=4)
+    http = RawHTTP(server.url, token)
+
+    async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        status, raw = await http.post("/graphql", {"query": query, "variables": variables})
+        body = orjson.loads(raw)
+        assert status == 200 and "errors" not in body, body
+        return body["data"]  # type: ignore[no-any-return]
+
+    try:
+        where, params = compile_filter(FILTER)
+        order = ExampleOrder.CREATED_AT_DESC
+        columns = "e.id, e.execution_id, e.user_request, e.intent, e.platform, e.quality_score, e.success, e.tags, e.created_at, e.updated_at"
+        page_sql = f"SELECT {columns} FROM examples e WHERE {where} ORDER BY {order.order_by_sql()} LIMIT 51"
+
+        first = await gql(PAGE, {"f": FILTER})
+        raw_first = await pool.fetch(page_sql, *params)
+        assert [n["id"] for n in first["examples"]["nodes"]] == [str(r["id"]) for r in raw_first[:50]]
+        await timed(lambda: gql(PAGE, {"f": FILTER}), 30)  # warm-up
+        api = await timed(lambda: gql(PAGE, {"f": FILTER}), args.requests)
+        raw = await timed(lambda: pool.fetch(page_sql, *params), args.requests)
+        line("first page, 50 rows, 3-condition filter", api, raw)
+
+        after = None
+        for _ in range(999):
+            after = (await gql(PAGE, {"f": FILTER, "after": after}))["examples"]["pageInfo"]["endCursor"]
+        deep = await timed(lambda: gql(PAGE, {"f": FILTER, "after": after}), args.requests)
+        line("1,000th page (keyset)", deep)
+        print(f"  1,000th page / first page: {statistics.median(deep) / statistics.median(api):.2f}")
+
+        stats_filter = {"qualityScore": {"gte": 0.5}, "tags": {"containsNone": ["development"]}}
+        stats_where, stats_params = compile_filter(stats_filter)
+
+        async def raw_stats() -> None:
+            # The statements the server runs for this selection, straight through asyncpg, concurrently as it does.
+            await asyncio.gather(
+                curation_sql.aggregates(pool, stats_where, stats_params, 10),
+                curation_sql.counts_by_tag(pool, stats_where, stats_params),
+                curation_sql.count_not_archived(pool),
+            )
+
+        got = (await gql(STATS, {"f": stats_filter}))["stats"]
+        stats_api = await timed(lambda: gql(STATS, {"f": stats_filter}), 7)
+        stats_raw = await timed(raw_stats, 7)
+        line(f"stats over {got['count']:,} of {got['totalCount']:,}", stats_api, stats_raw)
+
+        target = await pool.fetchval("SELECT created_at FROM examples ORDER BY created_at OFFSET 99999 LIMIT 1")
+        low = await pool.fetchval(
+            "SELECT quality_score FROM examples ORDER BY quality_score NULLS LAST OFFSET 99999 LIMIT 1"
+        )
+        for label, tag_where in (
+            ("a date range (the oldest 100,000)", {"createdAt": {"lte": target.isoformat()}}),
+            ("a quality range (scattered rows)", {"qualityScore": {"lte": low}}),
+        ):
+            started = time.perf_counter()
+            op = (await gql(TAG, {"w": tag_where}))["tagExamples"]
+            tag_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            await gql(UNDO, {"id": op["id"]})
+            undo_ms = (time.perf_counter() - started) * 1000
+            print(
+                f"tagExamples on {op['affectedCount']:,} examples, {label}: {tag_ms:6.0f} ms;  undo: {undo_ms:6.0f} ms"
+            )
+    finally:
+        await http.close()
+        await pool.close()
+        server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
