@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from tests.support import GraphQLClient, Server, service_env, tuneyard
+from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 from tuneyard.repositories.migrations import migrate
 
@@ -90,7 +90,11 @@ def redis_url(backing: tuple[str, str]) -> str:
 
 @pytest.fixture(scope="session")
 def env(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return service_env(database_url, redis_url, TUNEYARD_HOME=str(tmp_path_factory.mktemp("home")))
+    return service_env(
+        database_url, redis_url, TUNEYARD_HOME=str(tmp_path_factory.mktemp("home")), **JOB_TEST_SETTINGS,
+        # Sessions sharing one Redis must never take each other's job messages or progress notices.
+        TUNEYARD_QUEUE_NAMESPACE=f"tuneyard-test-{uuid.uuid4().hex[:12]}",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,15 @@ def tuneyard(*args: str, env: dict[str, str], timeout: float = 60) -> str:
     return done.stdout
 
 
+# Job timings short enough for tests to see a lost worker's job retried within seconds.
+JOB_TEST_SETTINGS = {
+    "TUNEYARD_JOB_HEARTBEAT_SECONDS": "0.3",
+    "TUNEYARD_JOB_STALE_SECONDS": "2.5",
+    "TUNEYARD_JOB_REAP_SECONDS": "0.5",
+    "TUNEYARD_WORKER_POLL_MS": "10",
+}
+
+
 def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEYARD_")}
     env.update(TUNEYARD_DATABASE_URL=database_url, TUNEYARD_REDIS_URL=redis_url, **extra)
@@ -100,3 +109,67 @@ class GraphQLClient:
         assert body.get("errors"), body
         first: dict[str, Any] = body["errors"][0]
         return first
+
+
+WS_PROTOCOLS = ("graphql-transport-ws", "graphql-ws")
+
+
+class GraphQLWebSocket:
+    """A GraphQL WebSocket client for either protocol: the modern graphql-transport-ws or legacy graphql-ws."""
+
+    def __init__(self, url: str, token: str | None, protocol: str = "graphql-transport-ws") -> None:
+        self.url = url.replace("http://", "ws://", 1) + "/graphql"
+        self.token = token
+        self.protocol = protocol
+        self.socket: Any = None
+
+    async def __aenter__(self) -> GraphQLWebSocket:
+        import websockets
+
+        self.socket = await websockets.connect(self.url, subprotocols=[self.protocol], max_size=None)  # type: ignore[list-item]
+        payload = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        await self._send({"type": "connection_init", "payload": payload})
+        kind, body = await self.receive(wait=10)
+        assert kind == "connection_ack", (kind, body)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.socket.close()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        import orjson
+
+        await self.socket.send(orjson.dumps(message).decode())
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None, op_id: str = "1") -> None:
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        await self._send({"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
+
+    async def stop(self, op_id: str = "1") -> None:
+        await self._send({"id": op_id, "type": "complete" if self.protocol == "graphql-transport-ws" else "stop"})
+
+    async def receive(self, wait: float = 15) -> tuple[str, Any]:
+        """(type, message) with both protocols' names made the same: next, complete, error, connection_ack."""
+        import asyncio
+
+        import orjson
+
+        while True:
+            message = orjson.loads(await asyncio.wait_for(self.socket.recv(), wait))
+            kind = message["type"]
+            if kind in ("ka", "pong"):
+                continue
+            if kind == "ping":
+                await self._send({"type": "pong"})
+                continue
+            return ("next" if kind == "data" else kind), message
+
+    async def results(self, wait: float = 15) -> list[dict[str, Any]]:
+        """Every `data` until the operation completes; fails on an error."""
+        found = []
+        while True:
+            kind, message = await self.receive(wait)
+            if kind == "complete":
+                return found
+            assert kind == "next" and "errors" not in message["payload"], message
+            found.append(message["payload"]["data"])

@@ -12,18 +12,22 @@ import orjson
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from tuneyard import graphiql
 from tuneyard.config import Settings
 from tuneyard.db import create_pool
 from tuneyard.errors import UnauthenticatedError
+from tuneyard.graphql_post import GraphQLPost
 from tuneyard.resolvers.context import Context
 from tuneyard.schema import schema
 from tuneyard.services.auth import Authenticator
+from tuneyard.services.exports import export_file
+from tuneyard.services.job_runtime import serving_jobs
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,9 @@ class GraphQLApp(GraphQL[Context, None]):
         except UnauthenticatedError as error:
             raise ConnectionRejectionError({"message": error.message}) from error
 
+    async def render_graphql_ide(self, request: Any) -> Any:
+        return graphiql.page()
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
@@ -99,7 +106,21 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if healthy else "degraded", **report}, 200 if healthy else 503)
 
 
-def create_app(settings: Settings, database_url: str, redis_url: str) -> Starlette:
+async def download_export(request: Request, shared: dict[str, Any]) -> Response:
+    """GET /exports/{id}: an export file, for any valid bearer token (READER may download)."""
+    try:
+        await shared["authenticator"].authenticate(request.headers.get("authorization", ""))
+    except UnauthenticatedError as error:
+        return _unauthenticated(error.message)
+    found = await export_file(shared["pool"], shared["settings"].export_dir, request.path_params["export_id"])
+    if found is None:
+        return JSONResponse({"error": "no such export"}, 404)
+    export, path = found
+    headers = {"X-Content-SHA256": export.sha256}
+    return FileResponse(path, media_type="application/x-ndjson", filename=path.name, headers=headers)
+
+
+def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp:
     """The ASGI app for servers already running at these URLs."""
     shared: dict[str, Any] = {"settings": settings}
 
@@ -114,17 +135,26 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> Starlet
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         try:
-            yield
+            async with serving_jobs(settings, pool, redis_url) as progress_hub:
+                app.state.progress_hub = progress_hub  # the subscriptions' one Redis listener
+                yield
         finally:
             await redis_client.aclose()
             await pool.close()
 
     graphql = GraphQLApp(shared)
-    return Starlette(
+
+    async def download(request: Request) -> Response:
+        return await download_export(request, shared)
+
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/graphiql/{name}", graphiql.asset),
+            Route("/exports/{export_id}", download, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )
+    return GraphQLPost(app, shared)

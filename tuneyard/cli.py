@@ -1,4 +1,4 @@
-"""Command line: tuneyard serve | migrate | token create | export-schema."""
+"""Command line: tuneyard serve | worker | migrate | token create | export-schema."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -84,6 +85,23 @@ class AnnouncingServer(uvicorn.Server):
             print(f"Tuneyard GraphQL API and GraphiQL: {url}", flush=True)
 
 
+@contextlib.contextmanager
+def _workers(count: int, threads: int, database_url: str, redis_url: str) -> Iterator[None]:
+    """Worker child processes beside the API, stopped before the servers they need."""
+    from tuneyard.workers.supervisor import WorkerProcesses
+
+    if count <= 0:
+        yield
+        return
+    env = {**os.environ, "TUNEYARD_DATABASE_URL": database_url, "TUNEYARD_REDIS_URL": redis_url}
+    workers = WorkerProcesses(count, threads, env)
+    workers.start()
+    try:
+        yield
+    finally:
+        workers.stop()
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from tuneyard.app import create_app
 
@@ -96,8 +114,37 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         if token:
             print(f"admin token (shown once; keep it): {token}", flush=True)
         app = create_app(settings, database_url, redis_url)
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
-        AnnouncingServer(config).run()
+        # Job progress messages are ~100 bytes: compressing each one for every subscriber costs more than it saves.
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, log_level="warning", lifespan="on", ws_per_message_deflate=False
+        )
+        workers = settings.serve_workers if args.workers is None else args.workers
+        with _workers(workers, settings.worker_threads, database_url, redis_url):
+            AnnouncingServer(config).run()
+    return 0
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run job workers against the configured PostgreSQL and Redis (a bundled pair belongs to `serve`)."""
+    from tuneyard.workers.main import run_worker
+    from tuneyard.workers.supervisor import WorkerProcesses
+
+    if not settings.database_url or not settings.redis_url:
+        print(
+            "tuneyard worker needs TUNEYARD_DATABASE_URL and TUNEYARD_REDIS_URL; "
+            "`tuneyard serve` runs its own worker on the bundled servers",
+            file=sys.stderr,
+        )
+        return 2
+    threads = args.threads or settings.worker_threads
+    if args.processes <= 1:
+        return run_worker(settings, settings.database_url, settings.redis_url, threads, args.parent_pid)
+    processes = WorkerProcesses(args.processes, threads, dict(os.environ))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: processes.request_stop())
+    processes.start()
+    processes.wait()
+    processes.stop()
     return 0
 
 
@@ -144,7 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="serve the API (bundled PostgreSQL and Redis unless URLs are set)")
     serve_cmd.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    serve_cmd.add_argument(
+        "--workers", type=int, default=None, help="job worker processes to run beside the API (default 1; 0: none)"
+    )
     serve_cmd.set_defaults(handler=serve)
+
+    worker_cmd = commands.add_parser("worker", help="run job workers (needs TUNEYARD_DATABASE_URL and _REDIS_URL)")
+    worker_cmd.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    worker_cmd.add_argument("--threads", type=int, default=None, help="jobs each process runs at once (default 2)")
+    worker_cmd.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    worker_cmd.set_defaults(handler=worker)
 
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(handler=migrate)
 

@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # How long an authenticated token is trusted without asking the database again.
     token_cache_seconds: float = 5.0
+    # Jobs. Every Redis key and channel of the queue and of live progress starts with the namespace,
+    # so that several installations (or test sessions) can share one Redis.
+    queue_namespace: str = "tuneyard"
+    serve_workers: int = 1  # worker processes `tuneyard serve` runs beside the API (0: none)
+    worker_threads: int = 2  # jobs one worker process runs at a time
+    worker_poll_ms: int = 20  # longest idle wait between queue polls: the latency floor of a new job
+    job_heartbeat_seconds: float = 5.0
+    job_stale_seconds: float = 30.0  # a running job without a heartbeat for this long has lost its worker
+    job_reap_seconds: float = 10.0  # how often workers and servers look for such jobs
+    job_max_attempts: int = 3
+    job_requeue_seconds: float = 120.0  # a job still QUEUED after this long has its message sent again
+    job_progress_interval: float = 0.1  # at most one progress event per job in this many seconds
 
     @property
     def export_dir(self) -> Path:

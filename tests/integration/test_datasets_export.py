@@ -1,0 +1,151 @@
+"""The export service on real PostgreSQL: immutable, byte-identical files, validation, tokens, cancellation."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from bench.data import examples as generate
+from tests.datasets_support import DATASET_TABLES, load, new_examples
+from tuneyard.db import create_pool
+from tuneyard.domain.datasets import ExportFormat, NewDataset
+from tuneyard.errors import ConflictError
+from tuneyard.exporters import EXPORTERS
+from tuneyard.exporters.tokens import TOKENIZER
+from tuneyard.services import curation, exports
+from tuneyard.services import datasets as service
+from tuneyard.services import examples as examples_service
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, max_size=4)
+    await pool.execute(DATASET_TABLES)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def new(name: str, where: dict[str, Any], fraction: float = 0.0) -> NewDataset:
+    return NewDataset(name=name, description=None, filter=where, validation_fraction=fraction, seed=1)
+
+
+async def test_old_version_exports_byte_identical_after_its_examples_change(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    await load(pool, 300)
+    v1 = await service.create(pool, new("frozen", {}, 0.2))
+    first = {fmt: await exports.export_dataset(pool, tmp_path, v1.id, fmt) for fmt in ExportFormat}
+    # Re-record every example with new content, re-tag and archive them all.
+    changed = [{**r, "userRequest": "rewritten " + r["userRequest"], "qualityScore": 0.01, "executionPlan": {"x": 1}}
+               for r in generate(300, seed=5, prefix="ds")]  # fmt: skip
+    for i in range(0, 300, 100):
+        await examples_service.record(pool, new_examples(changed[i : i + 100]))
+    await curation.tag_examples(pool, {}, ["retagged"], ["good"], None)
+    assert await curation.archive(pool, {}) == 300
+    again = {fmt: await exports.export_dataset(pool, tmp_path, v1.id, fmt) for fmt in ExportFormat}
+    for fmt in ExportFormat:
+        assert [e["sha256"] for e in again[fmt]["exports"]] == [e["sha256"] for e in first[fmt]["exports"]], fmt
+        for before, after in zip(first[fmt]["exports"], again[fmt]["exports"], strict=True):
+            old, new_file = (
+                await exports.export_file(pool, tmp_path, before["id"]),
+                await exports.export_file(pool, tmp_path, after["id"]),
+            )
+            assert old is not None and new_file is not None and old[1] != new_file[1]
+            assert old[1].read_bytes() == new_file[1].read_bytes()
+            assert hashlib.sha256(old[1].read_bytes()).hexdigest() == before["sha256"]
+    assert (await service.require(pool, str(v1.id))).content_hash == v1.content_hash
+    raw = await exports.export_file(pool, tmp_path, first[ExportFormat.RAW]["exports"][0]["id"])
+    assert raw is not None
+    lines = [orjson.loads(line) for line in raw[1].read_bytes().splitlines()]
+    assert not any("rewritten" in r["userRequest"] or "retagged" in r["tags"] for r in lines)
+
+
+async def test_result_reports_files_tokens_problems_and_warnings(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    await load(pool, 120)
+    await pool.execute("UPDATE examples SET execution_plan = NULL WHERE id IN (3, 50)")  # no assistant turn
+    version = await service.create(pool, new("report", {}, 0.25))
+    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)
+    assert [e["split"] for e in result["exports"]] == ["TRAIN", "VALIDATION"]
+    assert [e["lineCount"] for e in result["exports"]] == [version.train_count, version.validation_count]
+    assert result["tokenizer"] == TOKENIZER
+    tokens = result["tokens"]
+    assert tokens["total"] == tokens["train"] + tokens["validation"] > 0
+    assert 0 < tokens["maxPerExample"] < tokens["total"] and tokens["limitPerExample"] == 65_536
+    assert result["problemCount"] == 2 and not result["valid"]
+    assert {p["exampleId"] for p in result["problems"]} == {"3", "50"}
+    for problem in result["problems"]:
+        found = await exports.export_file(pool, tmp_path, next(
+            e["id"] for e in result["exports"] if e["split"] == problem["split"]))  # fmt: skip
+        assert found is not None
+        line = found[1].read_bytes().splitlines()[problem["line"] - 1]
+        assert EXPORTERS[ExportFormat.OPENAI_CHAT].validate_line(line), "the line named is the bad one"
+    assert result["warnings"] == []
+
+    small = await service.create(pool, new("small", {"ids": ["1", "2", "4"]}))
+    result = await exports.export_dataset(pool, tmp_path, small.id, ExportFormat.ANTHROPIC_BEDROCK)
+    assert [e["split"] for e in result["exports"]] == [None] and result["valid"]
+    assert any("at least 10" in w for w in result["warnings"])
+    assert any("no validation split" in w for w in result["warnings"])
+
+
+class CancelAfter:
+    """A run that is cancelled at its n-th checkpoint."""
+
+    def __init__(self, checkpoints: int) -> None:
+        self.left = checkpoints
+        self.reported: list[float] = []
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        self.reported.append(fraction)
+
+    async def checkpoint(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise RuntimeError("cancelled")
+
+
+async def test_cancelling_mid_export_leaves_no_file(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load(pool, 500)
+    version = await service.create(pool, new("cancel", {}, 0.2))
+    monkeypatch.setattr(exports, "BATCH", 50)
+    for checkpoints in (0, 3, 10):
+        with pytest.raises(RuntimeError, match="cancelled"):
+            await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, CancelAfter(checkpoints))
+        assert files_in(tmp_path) == []
+    assert await pool.fetchval("SELECT count(*) FROM dataset_exports") == 0
+    run = CancelAfter(1000)
+    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, run)
+    assert len(files_in(tmp_path)) == 2 and result["lineCount"] == 500
+    assert run.reported[-1] == 1.0
+
+
+async def test_a_job_run_twice_records_its_files_once(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    await load(pool, 50)
+    version = await service.create(pool, new("twice", {}))
+    first = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")
+    second = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")
+    assert first["exports"] == second["exports"]
+    assert len(files_in(tmp_path)) == 1
+
+
+async def test_a_deleted_version_cannot_be_exported(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    await load(pool, 20)
+    version = await service.create(pool, new("gone", {}))
+    await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.ALPACA)
+    await service.delete(pool, str(version.id))
+    with pytest.raises(ConflictError, match="deleted"):
+        await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.ALPACA)
+    assert len(await service.exports(pool, version.id)) == 1, "its files stay"
+    assert await exports.export_file(pool, tmp_path, "../../etc/passwd") is None

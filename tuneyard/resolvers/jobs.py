@@ -1,0 +1,115 @@
+"""Resolvers for jobs: reading, cancelling, the examples check, and the two subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from graphql import GraphQLError
+
+from tuneyard.domain.auth import Role
+from tuneyard.domain.jobs import Job as DomainJob
+from tuneyard.domain.jobs import JobKind, JobStatus
+from tuneyard.errors import NotFoundError, TuneyardError, UnavailableError
+from tuneyard.resolvers.context import Info
+from tuneyard.schema.common import PageInfo
+from tuneyard.schema.jobs import Job, JobConnection
+from tuneyard.services import jobs as service
+from tuneyard.services import maintenance
+from tuneyard.services.progress import ProgressHub
+
+
+def to_schema(job: DomainJob) -> Job:
+    return Job(
+        id=strawberry.ID(str(job.id)), kind=job.kind, status=job.status, progress=job.progress, message=job.message,
+        error=job.error, input=job.input, result=job.result, attempts=job.attempts, created_at=job.created_at,
+        started_at=job.started_at, finished_at=job.finished_at,
+    )  # fmt: skip
+
+
+def _hub(info: Info) -> ProgressHub:
+    hub: ProgressHub | None = getattr(info.context.request.app.state, "progress_hub", None)
+    if hub is None:
+        raise UnavailableError("live job updates are not available on this server")
+    return hub
+
+
+async def job(info: Info, id: strawberry.ID) -> Job | None:
+    info.context.require(Role.READER)
+    try:
+        found = await service.get(info.context.pool, id)
+    except NotFoundError:
+        return None
+    return None if found is None else to_schema(found)
+
+
+async def jobs(
+    info: Info,
+    status: list[JobStatus] | None = None,
+    kind: list[JobKind] | None = None,
+    first: int | None = 50,
+    after: str | None = None,
+) -> JobConnection:
+    info.context.require(Role.READER)
+    pool, statuses, kinds = info.context.pool, status or [], kind or []
+    found = await service.page(pool, statuses, kinds, 50 if first is None else first, after)
+
+    async def count_total() -> int:
+        return await service.count(pool, statuses, kinds)
+
+    end = found.cursors[-1] if found.cursors else None
+    return JobConnection(
+        nodes=[to_schema(j) for j in found.jobs], cursors=found.cursors,
+        page_info=PageInfo(has_next_page=found.has_next_page, end_cursor=end), count_total=count_total,
+    )  # fmt: skip
+
+
+async def cancel_job(info: Info, id: strawberry.ID) -> Job:
+    info.context.require(Role.CURATOR)
+    return to_schema(await service.cancel(info.context.pool, id))
+
+
+async def check_examples(info: Info, repair: bool = False, chunk_size: int = 1000, pause_ms: int = 0) -> Job:
+    principal = info.context.require(Role.CURATOR)
+    started = await maintenance.start_check(info.context.pool, repair, chunk_size, pause_ms, principal.name)
+    return to_schema(started)
+
+
+def _coded(error: TuneyardError) -> GraphQLError:
+    # Errors raised inside a subscription's stream do not pass through the ErrorCodes extension.
+    return GraphQLError(error.message, extensions={"code": error.code})
+
+
+async def job_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
+    try:
+        info.context.require(Role.READER)
+        job_id = service.parse_id(id)
+        async with _hub(info).watch(job_id=job_id) as watch:
+            current = await service.get(info.context.pool, job_id)
+            if current is None:
+                raise NotFoundError(f"no job with id {id!r}")
+            yield to_schema(current)
+            seen = current.version
+            while not current.status.final:
+                current = await watch.next()
+                if current.version > seen:
+                    seen = current.version
+                    yield to_schema(current)
+    except TuneyardError as error:
+        raise _coded(error) from error
+
+
+async def job_updates(info: Info, kind: list[JobKind] | None = None) -> AsyncGenerator[Job, None]:
+    seen: dict[int, int] = {}
+    try:
+        info.context.require(Role.READER)
+        async with _hub(info).watch(kinds=frozenset(kind) if kind else None) as watch:
+            while True:
+                current = await watch.next()
+                if current.version > seen.get(current.id, 0):
+                    seen[current.id] = current.version
+                    if current.status.final:
+                        seen.pop(current.id)  # a final job never changes again: keep the map small
+                    yield to_schema(current)
+    except TuneyardError as error:
+        raise _coded(error) from error
