@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from tests.datasets_support import DATASET_TABLES
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
+from tuneyard.db import create_pool
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 from tuneyard.repositories.migrations import migrate
 
@@ -133,3 +135,14 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the session's database, with examples and datasets emptied first."""
+    connections = await create_pool(database_url, max_size=6)
+    await connections.execute(DATASET_TABLES)
+    try:
+        yield connections
+    finally:
+        await connections.close()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from bench.data import examples as generate
-from tests.datasets_support import DATASET_TABLES, expected_split, load, new_examples, snapshot
+from tests.datasets_support import expected_split, load, new_examples, snapshot
 from tests.oracle import matches
-from tuneyard.db import create_pool
 from tuneyard.domain.datasets import DiffSide, NewDataset, Split
 from tuneyard.errors import ConflictError, ValidationError
 from tuneyard.services import curation
@@ -20,16 +18,6 @@ from tuneyard.services import datasets as service
 from tuneyard.services import examples as examples_service
 
 GOOD = {"qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, max_size=6)
-    await pool.execute(DATASET_TABLES)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def new(name: str, where: dict[str, Any], fraction: float = 0.0, seed: int = 0) -> NewDataset:

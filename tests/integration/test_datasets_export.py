@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,7 @@ import orjson
 import pytest
 
 from bench.data import examples as generate
-from tests.datasets_support import DATASET_TABLES, load, new_examples
-from tuneyard.db import create_pool
+from tests.datasets_support import load, new_examples
 from tuneyard.domain.datasets import ExportFormat, NewDataset
 from tuneyard.errors import ConflictError
 from tuneyard.exporters import EXPORTERS
@@ -21,16 +19,6 @@ from tuneyard.exporters.tokens import TOKENIZER
 from tuneyard.services import curation, exports
 from tuneyard.services import datasets as service
 from tuneyard.services import examples as examples_service
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, max_size=4)
-    await pool.execute(DATASET_TABLES)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def files_in(folder: Path) -> list[str]:

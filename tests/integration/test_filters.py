@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 
 from bench.data import INTENTS, PLATFORMS, TAGS
 from bench.data import examples as generate
+from tests.datasets_support import new_examples
 from tests.oracle import matches
 from tuneyard.db import create_pool
-from tuneyard.domain.examples import NewExample
 from tuneyard.domain.filters import MAX_DEPTH, MAX_LIST, compile_filter
 from tuneyard.errors import ValidationError
-from tuneyard.schema.examples import EXAMPLE_COLUMNS
 from tuneyard.services import examples as examples_service
 
 
@@ -50,10 +49,7 @@ def database(database_url: str) -> Iterator[tuple[Database, list[dict[str, Any]]
     for i, row in enumerate(rows[:100]):  # some examples lack the optional fields
         row.update(intent=None if i % 2 else row["intent"], qualityScore=None if i % 3 else row["qualityScore"],
                    platform=None if i % 5 == 0 else row["platform"], success=None if i % 7 == 0 else row["success"])  # fmt: skip
-    batch = [
-        NewExample(**{EXAMPLE_COLUMNS[k]: (datetime.fromisoformat(v) if k == "createdAt" else v) for k, v in r.items()})
-        for r in rows
-    ]
+    batch = new_examples(rows)
     db.run(examples_service.record(db.pool, batch[:1000]))
     db.run(examples_service.record(db.pool, batch[1000:]))
     db.run(db.pool.execute("UPDATE examples SET archived = true WHERE id % 10 = 0"))

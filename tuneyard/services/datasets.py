@@ -71,14 +71,8 @@ async def list_datasets(pool: asyncpg.Pool, name: str | None, include_deleted: b
 
 async def set_current(pool: asyncpg.Pool, dataset_id: str) -> Dataset:
     """Make a version the current one of its name (a rollback when it is older)."""
-    number = dataset_number(dataset_id)
     async with pool.acquire() as conn, conn.transaction():
-        dataset = await repo.get(conn, number)
-        if dataset is None:
-            raise NotFoundError(f"no dataset with id {dataset_id!r}")
-        await repo.lock_name(conn, dataset.name)
-        dataset = await repo.get(conn, number)  # as it is now that the name is ours
-        assert dataset is not None
+        dataset = await _locked(conn, dataset_id)
         if dataset.deleted_at is not None:
             raise ConflictError(f"dataset {dataset.name} v{dataset.version} is deleted; it cannot become current")
         return await repo.set_current(conn, dataset)
@@ -86,14 +80,8 @@ async def set_current(pool: asyncpg.Pool, dataset_id: str) -> Dataset:
 
 async def delete(pool: asyncpg.Pool, dataset_id: str) -> Dataset:
     """Soft delete: rows, files and diffs stay; a deleted current version hands 'current' to the newest left."""
-    number = dataset_number(dataset_id)
     async with pool.acquire() as conn, conn.transaction():
-        dataset = await repo.get(conn, number)
-        if dataset is None:
-            raise NotFoundError(f"no dataset with id {dataset_id!r}")
-        await repo.lock_name(conn, dataset.name)
-        dataset = await repo.get(conn, number)
-        assert dataset is not None
+        dataset = await _locked(conn, dataset_id)
         if dataset.deleted_at is not None:
             raise ConflictError(f"dataset {dataset.name} v{dataset.version} is already deleted")
         return await repo.soft_delete(conn, dataset)
@@ -146,3 +134,15 @@ Counter = Callable[[], Awaitable[int]]
 async def constant(value: int) -> int:
     """A count already known, in the shape connections ask for."""
     return value
+
+
+async def _locked(conn: repo.Connection, dataset_id: str) -> Dataset:
+    """The version as it is once its name is locked for this transaction (versions of a name change one at a time)."""
+    number = dataset_number(dataset_id)
+    dataset = await repo.get(conn, number)
+    if dataset is None:
+        raise NotFoundError(f"no dataset with id {dataset_id!r}")
+    await repo.lock_name(conn, dataset.name)
+    locked = await repo.get(conn, number)
+    assert locked is not None  # versions are never removed
+    return locked
