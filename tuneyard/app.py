@@ -62,6 +62,7 @@ class GraphQLApp(GraphQL[Context, None]):
             principal=request.scope.get("state", {}).get("principal"),
             request=request,
             response=response,
+            progress_hub=self.state.get("progress_hub"),
         )
 
     async def on_ws_connect(self, context: Context) -> None:
@@ -136,7 +137,7 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp
         gc.set_threshold(50_000, 20, 20)
         try:
             async with serving_jobs(settings, pool, redis_url) as progress_hub:
-                app.state.progress_hub = progress_hub  # the subscriptions' one Redis listener
+                shared["progress_hub"] = progress_hub  # the subscriptions' one Redis listener
                 yield
         finally:
             await redis_client.aclose()

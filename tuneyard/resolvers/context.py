@@ -12,6 +12,7 @@ from tuneyard.config import Settings
 from tuneyard.domain.auth import Principal, Role
 from tuneyard.errors import UnauthenticatedError
 from tuneyard.services.auth import require
+from tuneyard.services.progress import ProgressHub
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: Any = None  # the WebSocket connection_init payload
+    progress_hub: ProgressHub | None = None  # this server's one listener for job changes
 
     def require(self, needed: Role) -> Principal:
         """The caller, if their role reaches `needed`; FORBIDDEN otherwise."""

@@ -28,7 +28,7 @@ def to_schema(job: DomainJob) -> Job:
 
 
 def _hub(info: Info) -> ProgressHub:
-    hub: ProgressHub | None = getattr(info.context.request.app.state, "progress_hub", None)
+    hub = info.context.progress_hub
     if hub is None:
         raise UnavailableError("live job updates are not available on this server")
     return hub
