@@ -32,7 +32,7 @@ async def load(pool: asyncpg.Pool, count: int, seed: int = 5, prefix: str = "ds"
 
 
 async def snapshot(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    return [dict(r) for r in await pool.fetch("SELECT * FROM examples ORDER BY id")]
+    return [dict(r) for r in await pool.fetch("SELECT * FROM example_rows ORDER BY id")]
 
 
 def expected_split(seed: int, example_id: int, fraction: float) -> str:

@@ -34,7 +34,7 @@ async def load(client: GraphQLClient, db: asyncpg.Connection, count: int = COUNT
 
 
 async def snapshot(db: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await db.fetch("SELECT * FROM examples ORDER BY id")]
+    return [dict(r) for r in await db.fetch("SELECT * FROM example_rows ORDER BY id")]
 
 
 def ids_of(rows: list[dict[str, Any]], spec: dict[str, Any]) -> set[int]:

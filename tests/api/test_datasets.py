@@ -29,7 +29,7 @@ async def loaded(curator: GraphQLClient, db: asyncpg.Connection) -> list[dict[st
     rows = list(generate(400, seed=21, prefix="api-ds"))
     for i in range(0, len(rows), 200):
         curator.data(RECORD, {"examples": rows[i : i + 200]})
-    return [dict(r) for r in await db.fetch("SELECT * FROM examples ORDER BY id")]
+    return [dict(r) for r in await db.fetch("SELECT * FROM example_rows ORDER BY id")]
 
 
 def create(client: GraphQLClient, **input: Any) -> dict[str, Any]:

@@ -25,10 +25,11 @@ JOB = "query($id: ID!) { job(id: $id) { status progress attempts error result ev
 
 async def _seed(db: asyncpg.Connection, count: int) -> None:
     await db.execute(
-        """INSERT INTO examples (execution_id, user_request, tags)
-           SELECT 'job-' || i, 'request ' || i, ARRAY['prod'] FROM generate_series(1, $1) AS i""",
+        """INSERT INTO examples (execution_id, user_request)
+           SELECT 'job-' || i, 'request ' || i FROM generate_series(1, $1) AS i""",
         count,
     )
+    await db.execute("INSERT INTO example_tags (example_id, tags) SELECT id, ARRAY['prod'] FROM examples")
 
 
 def _start(client: GraphQLClient, chunk: int, pause_ms: int, repair: bool = False) -> str:
@@ -201,9 +202,14 @@ async def test_job_queries_pagination_and_errors(
 async def test_repair_fixes_tags_that_are_not_a_set(
     server: Server, curator: GraphQLClient, tokens: dict[str, str], db: asyncpg.Connection
 ) -> None:
+    # Written straight into the table, past the API that would keep each a sorted set.
     await db.execute(
-        """INSERT INTO examples (execution_id, user_request, tags) VALUES
-           ('ok', 'r', ARRAY['a', 'b']), ('unsorted', 'r', ARRAY['b', 'a', 'a']), ('blank', 'r', ARRAY[' ', 'x'])"""
+        "INSERT INTO examples (execution_id, user_request) VALUES ('ok', 'r'), ('unsorted', 'r'), ('blank', 'r')"
+    )
+    await db.execute(
+        """INSERT INTO example_tags (example_id, tags)
+           SELECT id, CASE execution_id WHEN 'ok' THEN ARRAY['a', 'b'] WHEN 'unsorted' THEN ARRAY['b', 'a', 'a']
+                                        ELSE ARRAY[' ', 'x'] END FROM examples"""
     )
     job_id = _start(curator, chunk=2, pause_ms=0, repair=True)
     async with GraphQLWebSocket(server.url, tokens["READER"]) as ws:
@@ -213,5 +219,5 @@ async def test_repair_fixes_tags_that_are_not_a_set(
     assert final["result"] == {
         "examined": 3, "tagsNotNormalized": 2, "blankTags": 1, "overlongTags": 0, "repaired": 2, "complete": True,
     }  # fmt: skip
-    rows = dict(await db.fetch("SELECT execution_id, tags FROM examples"))
+    rows = dict(await db.fetch("SELECT execution_id, tags FROM example_rows"))
     assert rows == {"ok": ["a", "b"], "unsorted": ["a", "b"], "blank": ["x"]}

@@ -50,7 +50,7 @@ async def test_every_ordering_walks_each_example_once(
             row["qualityScore"] = None  # missing scores sort as -1
         row["createdAt"] = rows[0]["createdAt"]  # ties on the sort key are broken by id
     curator.data(RECORD, {"examples": rows})
-    stored = [dict(r) for r in await db.fetch("SELECT * FROM examples")]
+    stored = [dict(r) for r in await db.fetch("SELECT * FROM example_rows")]
     spec = {"platform": {"neq": "blog"}}
     seen = walk(curator, order, spec, 37)
     expected = sorted(

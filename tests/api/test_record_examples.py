@@ -86,7 +86,7 @@ async def test_resend_is_idempotent_and_changes_are_counted(curator: GraphQLClie
     batch.append(example(9))
     assert record(curator, batch) == {"inserted": 1, "updated": 2, "unchanged": 3}
     # Re-recording never drops a curator's tag: tags from the orchestrator join the existing set.
-    assert await db.fetchval("SELECT tags FROM examples WHERE execution_id = 'exec-2'") == [
+    assert await db.fetchval("SELECT tags FROM example_rows WHERE execution_id = 'exec-2'") == [
         "launch",
         "prod",
         "reviewed",

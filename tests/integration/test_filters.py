@@ -53,7 +53,7 @@ def database(database_url: str) -> Iterator[tuple[Database, list[dict[str, Any]]
     db.run(examples_service.record(db.pool, batch[:1000]))
     db.run(examples_service.record(db.pool, batch[1000:]))
     db.run(db.pool.execute("UPDATE examples SET archived = true WHERE id % 10 = 0"))
-    stored = [dict(r) for r in db.run(db.pool.fetch("SELECT * FROM examples"))]
+    stored = [dict(r) for r in db.run(db.pool.fetch("SELECT * FROM example_rows"))]
     yield db, stored
     db.close()
 

@@ -111,21 +111,25 @@ class _Compiler:
         return parts
 
     def tags(self, spec: Mapping[str, Any], at: str) -> list[str]:
+        # Tags live in example_tags (a row only for tagged examples): conditions become (NOT) EXISTS,
+        # which PostgreSQL runs as semi/anti joins driven by the GIN index on example_tags.tags.
         parts = []
         for op, value in spec.items():
             if value is None:
                 continue
             if op == "isEmpty":
-                parts.append(f"cardinality(e.tags) {'=' if value else '>'} 0")
+                parts.append(f"{'NOT ' if value else ''}EXISTS ({_TAGGED})")
                 continue
-            tags = self.param(_bounded(value, f"{at}.{op}"))
-            if op == "containsAny":
-                parts.append(f"e.tags && {tags}::text[]")
-            elif op == "containsAll":
-                parts.append(f"e.tags @> {tags}::text[]")
-            elif op == "containsNone":
-                parts.append(f"NOT (e.tags && {tags}::text[])")
+            tags = _bounded(value, f"{at}.{op}")
+            if not tags:  # an empty list: containsAny matches nothing, containsAll and containsNone everything
+                parts += ["false"] if op == "containsAny" else []
+                continue
+            found = f"EXISTS ({_TAGGED} AND t.tags {'@>' if op == 'containsAll' else '&&'} {self.param(tags)}::text[])"
+            parts.append(f"NOT {found}" if op == "containsNone" else found)
         return parts
+
+
+_TAGGED = "SELECT 1 FROM example_tags t WHERE t.example_id = e.id"
 
 
 def _bounded(values: Sequence[Any], at: str) -> list[Any]:

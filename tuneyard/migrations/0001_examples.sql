@@ -10,8 +10,6 @@ CREATE TABLE examples (
     execution_result         jsonb,
     quality_score            double precision CHECK (quality_score >= 0 AND quality_score <= 1),
     success                  boolean,
-    -- A set: kept sorted and free of duplicates by every writer.
-    tags                     text[] NOT NULL DEFAULT '{}',
     archived                 boolean NOT NULL DEFAULT false,
     post_publication_metrics jsonb,
     patterns_discovered      text[],
@@ -27,6 +25,19 @@ CREATE INDEX examples_created_all_idx ON examples (created_at, id);
 CREATE INDEX examples_quality_all_idx ON examples ((coalesce(quality_score, -1)), id);
 CREATE INDEX examples_intent_idx ON examples (intent, created_at DESC);
 CREATE INDEX examples_platform_idx ON examples (platform);
-CREATE INDEX examples_tags_idx ON examples USING gin (tags);
 -- Word search over the request (the bundled PostgreSQL ships no pg_trgm, so full-text it is).
 CREATE INDEX examples_user_request_fts_idx ON examples USING gin (to_tsvector('simple', user_request));
+
+-- Tags live beside the examples, one narrow row per tagged example: tagging 100,000 examples writes
+-- these rows only, never the wide example rows with their many indexes (ten times the work).
+-- Each row's tags are a set, kept sorted ("C" order) and free of duplicates by every writer.
+CREATE TABLE example_tags (
+    example_id  bigint PRIMARY KEY REFERENCES examples (id),
+    tags        text[] NOT NULL CHECK (cardinality(tags) > 0)
+);
+CREATE INDEX example_tags_tags_idx ON example_tags USING gin (tags);
+
+-- Examples with their tags, for reading. A query that does not use `tags` never touches example_tags.
+CREATE VIEW example_rows AS
+SELECT e.*, coalesce(t.tags, '{}'::text[]) AS tags
+FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id;

@@ -1,6 +1,4 @@
--- Narrow covering indexes: stats over a million examples read these (index-only) instead of the wide rows.
+-- A narrow covering index: stats over a million examples read it (index-only) instead of the wide rows;
+-- `id` is there for the joins with example_tags that tag conditions make.
 CREATE INDEX examples_stats_idx ON examples (created_at)
-    INCLUDE (quality_score, success, intent, platform, tags) WHERE NOT archived;
--- Only the examples that have tags, for counts by tag.
-CREATE INDEX examples_tagged_stats_idx ON examples (created_at)
-    INCLUDE (quality_score, success, intent, platform, tags) WHERE NOT archived AND tags <> '{}';
+    INCLUDE (id, quality_score, success, intent, platform) WHERE NOT archived;

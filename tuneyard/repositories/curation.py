@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from tuneyard.domain.curation import Aggregate, Summary, TagOperation
+from tuneyard.repositories import tags
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -18,65 +19,79 @@ def _operation(row: asyncpg.Record) -> TagOperation:
     return TagOperation(**{key: row[key] for key in TagOperation.__slots__})
 
 
+# Given a CTE `changed(id, old_tags, new_tags)`, write each example's new tag set to example_tags:
+# a row for a non-empty set, none for an empty one.
+_WRITE_CHANGED = """
+    kept AS (
+        INSERT INTO example_tags AS t (example_id, tags)
+        SELECT id, new_tags FROM changed WHERE cardinality(new_tags) > 0
+        ON CONFLICT (example_id) DO UPDATE SET tags = EXCLUDED.tags
+    ), emptied AS (
+        DELETE FROM example_tags t USING changed WHERE t.example_id = changed.id AND cardinality(changed.new_tags) = 0
+    )"""
+
+
+def _set_expression(current: str, add: str, remove: str) -> str:
+    """SQL for (current + add) minus remove, as a sorted set."""
+    return (
+        f'ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest({current} || {add}) AS x WHERE x <> ALL({remove}) ORDER BY 1)'
+    )
+
+
 async def tag(
-    conn: Executor, where: str, params: Sequence[Any], add: list[str], remove: list[str], note: str | None,
+    pool: asyncpg.Pool, where: str, params: Sequence[Any], add: list[str], remove: list[str], note: str | None,
     filter_json: Any,
 ) -> TagOperation:  # fmt: skip
     """Add and remove tags on every matching example in one statement, logging exactly what changed."""
     n = len(params)
-    add_p, remove_p, note_p, filter_p = f"${n + 1}", f"${n + 2}", f"${n + 3}", f"${n + 4}"
+    add_p, remove_p, note_p, filter_p = f"${n + 1}::text[]", f"${n + 2}::text[]", f"${n + 3}", f"${n + 4}::jsonb"
     sql = f"""
-    WITH target AS (
-        -- Locking the rows makes old_tags their current value even under concurrent tagging.
-        SELECT e.id, e.tags AS old_tags,
-               ARRAY(SELECT DISTINCT t COLLATE "C" FROM unnest(e.tags || {add_p}::text[]) AS t
-                     WHERE t <> ALL({remove_p}::text[]) ORDER BY 1) AS new_tags
-        FROM examples e WHERE {where}
-        FOR UPDATE OF e
+    WITH target AS MATERIALIZED (
+        SELECT e.id, coalesce(t.tags, '{{}}') AS old_tags,
+               {_set_expression("coalesce(t.tags, '{}')", add_p, remove_p)} AS new_tags
+        FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
+        WHERE {where}
     ), changed AS (
-        UPDATE examples e SET tags = target.new_tags, updated_at = now()
-        FROM target WHERE e.id = target.id AND target.new_tags <> target.old_tags
-        RETURNING e.id, target.old_tags, target.new_tags
-    ), operation AS (
+        SELECT * FROM target WHERE new_tags <> old_tags
+    ), {_WRITE_CHANGED}, operation AS (
         INSERT INTO tag_operations (added, removed, note, filter, affected_count)
-        SELECT {add_p}::text[], {remove_p}::text[], {note_p}, {filter_p}::jsonb, count(*) FROM changed
+        SELECT {add_p}, {remove_p}, {note_p}, {filter_p}, count(*) FROM changed
         RETURNING {_OPERATION_COLUMNS}
     ), logged AS (
         INSERT INTO tag_operation_changes (operation_id, example_id, added, removed)
         SELECT operation.id, changed.id,
-               ARRAY(SELECT unnest(changed.new_tags) EXCEPT SELECT unnest(changed.old_tags)),
-               ARRAY(SELECT unnest(changed.old_tags) EXCEPT SELECT unnest(changed.new_tags))
+               ARRAY(SELECT x FROM unnest(changed.new_tags) AS x WHERE x <> ALL(changed.old_tags)),
+               ARRAY(SELECT x FROM unnest(changed.old_tags) AS x WHERE x <> ALL(changed.new_tags))
         FROM changed CROSS JOIN operation
     )
     SELECT * FROM operation
     """
-    row = await conn.fetchrow(sql, *params, add, remove, note, filter_json)
+    async with pool.acquire() as conn, conn.transaction():
+        await tags.lock(conn)  # the statement's snapshot then holds every tag change committed before it
+        row = await conn.fetchrow(sql, *params, add, remove, note, filter_json)
     assert row is not None
     return _operation(row)
 
 
-async def undo(conn: Executor, operation_id: int) -> TagOperation | None:
+async def undo(pool: asyncpg.Pool, operation_id: int) -> TagOperation | None:
     """Take off what the operation added and put back what it removed, on exactly the examples it
     changed, leaving every other tag as it is now. None if it does not exist or was already undone."""
-    row = await conn.fetchrow(
-        f"""
-        WITH operation AS (
-            UPDATE tag_operations SET undone_at = clock_timestamp()
-            WHERE id = $1 AND undone_at IS NULL
-            RETURNING {_OPERATION_COLUMNS}
-        ), reverted AS (
-            UPDATE examples e
-            SET tags = ARRAY(SELECT DISTINCT t COLLATE "C" FROM unnest(e.tags || c.removed) AS t
-                             WHERE t <> ALL(c.added) ORDER BY 1),
-                updated_at = now()
-            FROM tag_operation_changes c JOIN operation ON c.operation_id = operation.id
-            WHERE e.id = c.example_id
-            RETURNING e.id
-        )
-        SELECT operation.*, (SELECT count(*) FROM reverted) AS reverted FROM operation
-        """,
-        operation_id,
-    )
+    sql = f"""
+    WITH operation AS (
+        UPDATE tag_operations SET undone_at = clock_timestamp()
+        WHERE id = $1 AND undone_at IS NULL
+        RETURNING {_OPERATION_COLUMNS}
+    ), changed AS (
+        SELECT c.example_id AS id, {_set_expression("coalesce(t.tags, '{}')", "c.removed", "c.added")} AS new_tags
+        FROM tag_operation_changes c
+        JOIN operation ON c.operation_id = operation.id
+        LEFT JOIN example_tags t ON t.example_id = c.example_id
+    ), {_WRITE_CHANGED}
+    SELECT * FROM operation
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await tags.lock(conn)
+        row = await conn.fetchrow(sql, operation_id)
     return None if row is None else _operation(row)
 
 
@@ -154,10 +169,11 @@ async def quality_histogram(conn: Executor, where: str, params: Sequence[Any], b
 
 
 async def counts_by_tag(conn: Executor, where: str, params: Sequence[Any]) -> list[tuple[str, int]]:
-    """(tag, count), most frequent first; reads only the examples that have tags."""
+    """(tag, count), most frequent first; reads only the examples that have tags (rows of example_tags)."""
     rows = await conn.fetch(
-        f"SELECT tag, count(*) AS count FROM examples e CROSS JOIN LATERAL unnest(e.tags) AS tag "
-        f"WHERE {where} AND e.tags <> '{{}}' GROUP BY tag ORDER BY count DESC, tag",
+        f"SELECT tag, count(*) AS count "
+        f"FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag "
+        f"WHERE {where} GROUP BY tag ORDER BY count DESC, tag",
         *params,
     )
     return [(r["tag"], r["count"]) for r in rows]

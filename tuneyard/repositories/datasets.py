@@ -87,7 +87,7 @@ async def create(conn: Connection, new: NewDataset, where: str, params: Sequence
                        e.execution_result, e.quality_score, e.success, e.tags, e.post_publication_metrics,
                        e.patterns_discovered, extract(epoch FROM e.created_at))::text, 'UTF8')),
                    {", ".join(f"e.{c}" for c in FROZEN_COLUMNS)}
-            FROM examples e WHERE {where}
+            FROM example_rows e WHERE {where}
             RETURNING example_id, split, content_sha, quality_score
         )
         SELECT count(*) AS example_count,

@@ -31,23 +31,29 @@ async def check_chunk(conn: Executor, after_id: int, limit: int, repair: bool) -
     row = await conn.fetchrow(
         """
         WITH chunk AS (
-            SELECT e.id, e.tags,
-                   ARRAY(SELECT DISTINCT t COLLATE "C" FROM unnest(e.tags) AS t WHERE t ~ '\\S' ORDER BY 1) AS fixed,
-                   EXISTS (SELECT 1 FROM unnest(e.tags) AS t WHERE t !~ '\\S') AS has_blank,
-                   EXISTS (SELECT 1 FROM unnest(e.tags) AS t WHERE length(t) > $3) AS has_long
-            FROM examples e WHERE e.id > $1 ORDER BY e.id LIMIT $2
+            SELECT e.id, coalesce(t.tags, '{}') AS tags,
+                   ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(t.tags) AS x WHERE x ~ '\\S' ORDER BY 1) AS fixed,
+                   EXISTS (SELECT 1 FROM unnest(t.tags) AS x WHERE x !~ '\\S') AS has_blank,
+                   EXISTS (SELECT 1 FROM unnest(t.tags) AS x WHERE length(x) > $3) AS has_long
+            FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
+            WHERE e.id > $1 ORDER BY e.id LIMIT $2
         ), repaired AS (
-            -- `e.tags = chunk.tags` skips a row a curator re-tagged meanwhile (writers keep tags a set anyway).
-            UPDATE examples e SET tags = chunk.fixed, updated_at = now()
+            -- `t.tags = chunk.tags` skips a row a curator re-tagged meanwhile (writers keep tags a set anyway).
+            UPDATE example_tags t SET tags = chunk.fixed
             FROM chunk
-            WHERE $4 AND e.id = chunk.id AND chunk.tags IS DISTINCT FROM chunk.fixed AND e.tags = chunk.tags
-            RETURNING e.id
+            WHERE $4 AND t.example_id = chunk.id AND chunk.tags IS DISTINCT FROM chunk.fixed
+              AND t.tags = chunk.tags AND cardinality(chunk.fixed) > 0
+            RETURNING t.example_id
+        ), cleared AS (
+            DELETE FROM example_tags t USING chunk
+            WHERE $4 AND t.example_id = chunk.id AND t.tags = chunk.tags AND cardinality(chunk.fixed) = 0
+            RETURNING t.example_id
         )
         SELECT max(id) AS last_id, count(*) AS examined,
                count(*) FILTER (WHERE tags IS DISTINCT FROM fixed) AS tags_not_normalized,
                count(*) FILTER (WHERE has_blank) AS blank_tags,
                count(*) FILTER (WHERE has_long) AS overlong_tags,
-               (SELECT count(*) FROM repaired) AS repaired
+               (SELECT count(*) FROM repaired) + (SELECT count(*) FROM cleared) AS repaired
         FROM chunk
         """,
         after_id, limit, MAX_LABEL, repair,
