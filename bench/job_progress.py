@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 
@@ -38,8 +39,8 @@ async def seed(database_url: str, count: int) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(
-            """INSERT INTO examples (execution_id, user_request, tags)
-               SELECT 'bench-' || i, 'request ' || i, ARRAY['prod'] FROM generate_series(1, $1) AS i""",
+            """INSERT INTO examples (execution_id, user_request)
+               SELECT 'bench-' || i, 'request ' || i FROM generate_series(1, $1) AS i""",
             count,
         )
     finally:
@@ -175,6 +176,9 @@ async def main() -> None:
         server.stop()
         await drop_database(database_url)
     print(f"server: tuneyard serve + 1 worker process; {ADMIN_URL.rsplit('@', 1)[-1]}, Redis {REDIS_URL}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)"
+    )
     print(f"job created -> first RUNNING event at a WebSocket client ({args.jobs} jobs): "
           f"p50 {percentile(running, 50):6.1f} ms  p90 {percentile(running, 90):6.1f} ms")  # fmt: skip
     print(f"job created -> first progress > 0 at a WebSocket client ({args.jobs} jobs): "

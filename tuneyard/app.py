@@ -28,6 +28,7 @@ from tuneyard.schema import schema
 from tuneyard.services.auth import Authenticator
 from tuneyard.services.exports import export_file
 from tuneyard.services.job_runtime import serving_jobs
+from tuneyard.ws_fanout import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ def _unauthenticated(message: str) -> Response:
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's view with bearer-token auth: HTTP checks the header, WebSocket the connection_init payload."""
+
+    # Job progress fan-out: subscribers running the same query share one rendering of each change.
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, state: dict[str, Any]) -> None:
         super().__init__(schema)

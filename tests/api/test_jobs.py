@@ -6,13 +6,19 @@ import asyncio
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 import psutil
 import pytest
 
 from tests.support import WS_PROTOCOLS, GraphQLClient, GraphQLWebSocket, Server
+from tuneyard.domain.jobs import Job as DomainJob
+from tuneyard.domain.jobs import JobKind, JobStatus
+from tuneyard.services.progress import Change
+from tuneyard.ws_fanout import Route
 
 CHECK = (
     "mutation($c: Int!, $p: Int!, $r: Boolean!) { checkExamples(chunkSize: $c, pauseMs: $p, repair: $r) { id status } }"
@@ -221,3 +227,75 @@ async def test_repair_fixes_tags_that_are_not_a_set(
     }  # fmt: skip
     rows = dict(await db.fetch("SELECT execution_id, tags FROM example_rows"))
     assert rows == {"ok": ["a", "b"], "unsorted": ["a", "b"], "blank": ["x"]}
+
+
+async def test_many_subscribers_share_renderings_yet_each_gets_its_own_query_and_ids(
+    server: Server, curator: GraphQLClient, tokens: dict[str, str], db: asyncpg.Connection
+) -> None:
+    # The server renders each change once per distinct query and sends those bytes to every subscriber
+    # asking it: the ids, the protocol's message type and each query's own fields must still be right.
+    await _seed(db, 200)
+    job_id = _start(curator, chunk=20, pause_ms=60)
+    aliased = "subscription($id: ID!) { jobProgress(id: $id) { s: status p: progress } }"
+
+    async def watch(protocol: str, queries: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        seen: dict[str, list[dict[str, Any]]] = {op: [] for op in queries}
+        async with GraphQLWebSocket(server.url, tokens["READER"], protocol) as ws:
+            for op, query in queries.items():
+                await ws.subscribe(query, {"id": job_id}, op_id=op)
+            done: set[str] = set()
+            while done != set(queries):
+                frame = await asyncio.wait_for(ws.socket.recv(), 15)
+                assert isinstance(frame, str), "text frames: browser clients cannot parse binary ones"
+                message = orjson.loads(frame)
+                if message["type"] == "complete":
+                    done.add(message["id"])
+                elif message["type"] in ("next", "data"):
+                    assert message["id"] not in done and "errors" not in message["payload"], message
+                    seen[message["id"]].append(message["payload"]["data"]["jobProgress"])
+        return seen
+
+    plain = {"a": PROGRESS, "b": PROGRESS, "c": aliased}
+    watchers = [watch(p, plain) for p in WS_PROTOCOLS for _ in range(3)]
+    results = [seen for found in await asyncio.gather(*watchers) for seen in found.items()]
+
+    def state(op: str, e: dict[str, Any]) -> tuple[str, float]:
+        return (e["s"], e["p"]) if op == "c" else (e["status"], e["progress"])
+
+    for op, seen in results:
+        statuses, progress = zip(*(state(op, e) for e in seen), strict=True)
+        assert statuses[-1] == "SUCCEEDED" and statuses.count("SUCCEEDED") == 1
+        assert list(progress) == sorted(progress) and len(seen) >= 5
+        if op == "c":
+            assert all(set(e) == {"s", "p"} for e in seen)
+        else:
+            assert all(set(e) == {"id", "status", "progress", "message", "attempts", "result"} for e in seen)
+            assert seen[-1]["id"] == job_id and seen[-1]["result"]["examined"] == 200
+    # All joined together: past the first few messages they saw the same changes.
+    tails = {tuple(state(op, e) for e in seen[-3:]) for op, seen in results}
+    assert len(tails) == 1, tails
+    assert next(seen for op, seen in results if op == "c")[-1] == {"s": "SUCCEEDED", "p": 1.0}
+
+
+async def test_a_change_is_rendered_once_per_query_and_sent_under_each_operation_id() -> None:
+    job = DomainJob(
+        id=7, kind=JobKind.MAINTENANCE, status=JobStatus.RUNNING, progress=0.5, message=None, error=None, input={},
+        result=None, attempts=1, version=3, actor="maintenance.check", created_at=datetime.now(UTC),
+        started_at=None, finished_at=None,
+    )  # fmt: skip
+    sent: list[bytes] = []
+
+    async def send(frame: bytes) -> None:
+        sent.append(frame)
+
+    first, second = Route(send, "1", "next", "query"), Route(send, "x", "data", "query")
+    other = Route(send, "2", "next", "another query")
+    change = Change(job)
+    assert not await first.send_rendered(change), "nobody rendered it yet: execute it"
+    payload = {"data": {"jobProgress": {"progress": 0.5}}}
+    assert orjson.loads(first.frame(payload)) == {"id": "1", "type": "next", "payload": payload}
+    assert await second.send_rendered(change), "the same query: send what the first one rendered"
+    assert orjson.loads(sent[-1]) == {"id": "x", "type": "data", "payload": payload}
+    assert not await other.send_rendered(change), "another query is rendered on its own"
+    other.frame({"data": None, "errors": [{"message": "boom"}]})
+    assert not await Route(send, "3", "next", "another query").send_rendered(change), "errors are never shared"

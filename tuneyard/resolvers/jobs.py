@@ -1,4 +1,8 @@
-"""Resolvers for jobs: reading, cancelling, the examples check, and the two subscriptions."""
+"""Resolvers for jobs: reading, cancelling, the examples check, and the two subscriptions.
+
+Subscriptions hand each job change to `sent_as_rendered` first: over WebSocket, another subscriber with the
+same query may already have rendered it (see tuneyard/ws_fanout.py).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from tuneyard.schema.jobs import Job, JobConnection
 from tuneyard.services import jobs as service
 from tuneyard.services import maintenance
 from tuneyard.services.progress import ProgressHub
+from tuneyard.ws_fanout import sent_as_rendered
 
 
 def to_schema(job: DomainJob) -> Job:
@@ -91,10 +96,11 @@ async def job_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Job, Non
             yield to_schema(current)
             seen = current.version
             while not current.status.final:
-                current = await watch.next()
-                if current.version > seen:
-                    seen = current.version
-                    yield to_schema(current)
+                change = await watch.next()
+                if change.job.version > seen:
+                    current, seen = change.job, change.job.version
+                    if not await sent_as_rendered(change):
+                        yield to_schema(current)
     except TuneyardError as error:
         raise _coded(error) from error
 
@@ -105,11 +111,13 @@ async def job_updates(info: Info, kind: list[JobKind] | None = None) -> AsyncGen
         info.context.require(Role.READER)
         async with _hub(info).watch(kinds=frozenset(kind) if kind else None) as watch:
             while True:
-                current = await watch.next()
+                change = await watch.next()
+                current = change.job
                 if current.version > seen.get(current.id, 0):
                     seen[current.id] = current.version
                     if current.status.final:
                         seen.pop(current.id)  # a final job never changes again: keep the map small
-                    yield to_schema(current)
+                    if not await sent_as_rendered(change):
+                        yield to_schema(current)
     except TuneyardError as error:
         raise _coded(error) from error

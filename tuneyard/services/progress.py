@@ -3,8 +3,11 @@
 Whoever changes a job row (a worker, or a server cancelling) announces it on the channel
 `<queue namespace>:job-changes` with {"id", "kind", "version"}. Each server process holds ONE
 subscription to that channel (ProgressHub); for every notice that some local subscriber cares about it
-reads the job once from PostgreSQL (the truth) and hands that snapshot to each of them. Subscribers drop
+reads the job once from PostgreSQL (the truth) and hands that one Change to each of them. Subscribers drop
 snapshots no newer than the last one they delivered, so duplicates and reordering are harmless.
+
+A Change also carries a memo: the first subscriber to render it for some query leaves the encoded result
+there, so that the others asking the same query send those bytes instead of executing it again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -66,21 +69,30 @@ async def announce(job: Job) -> None:
         log.warning("job %s changed but could not be announced: %s", job.id, error)
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class Change:
+    """One job change as every local subscriber gets it: the same snapshot, read once from the database."""
+
+    job: Job
+    # Renderings of this change, by whatever key the subscribers use (their query, variables and role).
+    rendered: dict[Hashable, bytes] = field(default_factory=dict)
+
+
 @dataclass(eq=False)
 class Watch:
-    """One subscriber's inbox: job snapshots in arrival order, or the error that ended the stream."""
+    """One subscriber's inbox: job changes in arrival order, or the error that ended the stream."""
 
     job_id: int | None
     kinds: frozenset[JobKind] | None
-    _inbox: asyncio.Queue[Job | UnavailableError] = field(default_factory=asyncio.Queue)
+    _inbox: asyncio.Queue[Change | UnavailableError] = field(default_factory=asyncio.Queue)
 
     def wants(self, kind: JobKind) -> bool:
         return self.kinds is None or kind in self.kinds
 
-    def push(self, item: Job | UnavailableError) -> None:
+    def push(self, item: Change | UnavailableError) -> None:
         self._inbox.put_nowait(item)
 
-    async def next(self) -> Job:
+    async def next(self) -> Change:
         item = await self._inbox.get()
         if isinstance(item, UnavailableError):
             raise item
@@ -165,17 +177,23 @@ class ProgressHub:
         except (ValueError, KeyError, TypeError) as error:
             log.warning("ignoring a malformed job-change notice %r: %s", data[:200], error)
             return
-        targets = [w for w in self._by_job.get(job_id, ())] + [w for w in self._all if w.wants(kind)]
-        if not targets:
+        if job_id not in self._by_job and not any(w.wants(kind) for w in self._all):
             return
         try:
             job = await repo.get(self._pool, job_id)
         except (asyncpg.PostgresError, OSError) as error:
             log.warning("cannot read job %s to send its change: %s", job_id, error)
             return
-        if job is not None:
-            for watch in targets:
-                watch.push(job)
+        if job is None:
+            return
+        # Whoever subscribed while the row was being read gets it too: they drop it unless it is newer
+        # than their own first read.
+        change = Change(job)
+        for watch in self._by_job.get(job_id, ()):
+            watch.push(change)
+        for watch in self._all:
+            if watch.wants(job.kind):
+                watch.push(change)
 
     def _fail_all(self, error: UnavailableError) -> None:
         for watch in [*self._all, *(w for group in self._by_job.values() for w in group)]:
