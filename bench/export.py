@@ -34,29 +34,41 @@ from tuneyard.workers import broker
 CHUNK = 20_000
 COLUMNS = [
     "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan",
-    "execution_result", "quality_score", "success", "tags", "created_at",
+    "execution_result", "quality_score", "success", "created_at",
 ]  # fmt: skip
 
 
 async def bulk_load(database_url: str, count: int) -> float:
-    """COPY `count` generated examples into examples, a chunk at a time (constant memory); seconds."""
+    """COPY `count` generated examples into examples (their tags into example_tags), a chunk at a time
+    (constant memory); seconds."""
     conn = await connect(database_url)
     started = time.perf_counter()
     try:
+        await conn.execute("CREATE TEMPORARY TABLE bench_tags (execution_id text, tags text[])")
         chunk: list[tuple[Any, ...]] = []
+        tagged: list[tuple[str, list[str]]] = []
         for r in examples(count, seed=9, prefix="exp"):
             chunk.append((
                 r["executionId"], r["userRequest"], r["intent"], r["platform"],
                 orjson.dumps(r["businessState"]).decode(), orjson.dumps(r["executionPlan"]).decode(),
-                orjson.dumps(r["executionResult"]).decode(), r["qualityScore"], r["success"], sorted(r["tags"]),
+                orjson.dumps(r["executionResult"]).decode(), r["qualityScore"], r["success"],
                 datetime.fromisoformat(r["createdAt"]),
             ))  # fmt: skip
+            if r["tags"]:
+                tagged.append((r["executionId"], sorted(r["tags"])))
             if len(chunk) == CHUNK:
                 await conn.copy_records_to_table("examples", records=chunk, columns=COLUMNS)
-                chunk = []
+                await conn.copy_records_to_table("bench_tags", records=tagged)
+                chunk, tagged = [], []
         if chunk:
             await conn.copy_records_to_table("examples", records=chunk, columns=COLUMNS)
+            await conn.copy_records_to_table("bench_tags", records=tagged)
+        await conn.execute(
+            "INSERT INTO example_tags (example_id, tags) "
+            "SELECT e.id, t.tags FROM bench_tags t JOIN examples e USING (execution_id)"
+        )
         await conn.execute("VACUUM ANALYZE examples")
+        await conn.execute("VACUUM ANALYZE example_tags")
     finally:
         await conn.close()
     return time.perf_counter() - started
@@ -70,12 +82,25 @@ async def raw_copy(database_url: str, dataset_id: int, target: Path) -> tuple[fl
         await conn.copy_from_query(
             "SELECT row_to_json(d) FROM (SELECT * FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id) d",
             dataset_id,
-            output=str(target),
+            output=target,
         )
         seconds = time.perf_counter() - started
         return seconds, await asyncio.to_thread(os.path.getsize, target)
     finally:
         await conn.close()
+
+
+def children_peak_kib(pid: int) -> int:
+    """The summed peak memory of the process's children alive now (the export's token-counting processes)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields.get("PPid", "0")) == pid and "VmHWM" in fields:
+            total += int(fields["VmHWM"].split()[0])
+    return total
 
 
 def peak_kib(pid: int, field: str = "VmHWM") -> int:
@@ -117,7 +142,9 @@ async def main() -> None:
         idle_kib = peak_kib(worker.pid, "VmRSS")
         broker.configure(Settings(queue_namespace=namespace), REDIS_URL)
         job = await start_export(pool, str(version.id), fmt, "bench")
+        children_kib = 0
         while True:
+            children_kib = max(children_kib, await asyncio.to_thread(children_peak_kib, worker.pid))
             row = await pool.fetchrow(
                 "SELECT status, started_at, finished_at, result, error FROM jobs WHERE id = $1", job.id
             )
@@ -148,7 +175,8 @@ async def main() -> None:
     print(f"export job {fmt.value} (worker):  {seconds:7.2f} s  {n / seconds:10,.0f} rows/s  {size / 1e6:,.0f} MB, "
           f"validated, {result['tokens']['total']:,} tokens counted")  # fmt: skip
     print(f"ratio export / COPY: {copy_seconds / seconds:.2f}")
-    print(f"worker peak memory (VmHWM): {peak / 1024:.0f} MB (idle before the job: {idle_kib / 1024:.0f} MB)")
+    print(f"worker peak memory (VmHWM): {peak / 1024:.0f} MB (idle before the job: {idle_kib / 1024:.0f} MB); "
+          f"its token-counting processes: {children_kib / 1024:.0f} MB together")  # fmt: skip
     print(f"problems: {result['problemCount']}, warnings: {result['warnings']}, tokenizer: {result['tokenizer']}")
 
 

@@ -15,7 +15,7 @@ from tests.datasets_support import load, new_examples
 from tuneyard.domain.datasets import ExportFormat, NewDataset
 from tuneyard.errors import ConflictError
 from tuneyard.exporters import EXPORTERS
-from tuneyard.exporters.tokens import TOKENIZER
+from tuneyard.exporters.tokens import TOKENIZER, TokenCounter
 from tuneyard.services import curation, exports
 from tuneyard.services import datasets as service
 from tuneyard.services import examples as examples_service
@@ -137,3 +137,39 @@ async def test_a_deleted_version_cannot_be_exported(pool: asyncpg.Pool, tmp_path
         await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.ALPACA)
     assert len(await service.exports(pool, version.id)) == 1, "its files stay"
     assert await exports.export_file(pool, tmp_path, "../../etc/passwd") is None
+
+
+async def test_counting_in_processes_gives_the_same_files_and_tokens(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load(pool, 300)
+    await pool.execute("UPDATE examples SET execution_plan = NULL WHERE id = 7")
+    version = await service.create(pool, new("processes", {}, 0.2))
+    monkeypatch.setattr(exports, "BATCH", 40)
+    in_thread = {f: await exports.export_dataset(pool, tmp_path, version.id, f) for f in ExportFormat}
+    monkeypatch.setattr(exports, "COUNT_IN_PROCESS", 0)
+    for fmt in ExportFormat:
+        in_process = await exports.export_dataset(pool, tmp_path, version.id, fmt)
+        assert [e["sha256"] for e in in_process["exports"]] == [e["sha256"] for e in in_thread[fmt]["exports"]]
+        for key in ("tokens", "problems", "problemCount", "lineCount"):
+            assert in_process[key] == in_thread[fmt][key], (fmt, key)
+    assert in_thread[ExportFormat.OPENAI_CHAT]["problemCount"] == 1
+
+
+async def test_examples_over_the_token_limit_are_problems_at_their_lines(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load(pool, 60)
+    version = await service.create(pool, new("limit", {}, 0.3))
+    exporter = EXPORTERS[ExportFormat.OPENAI_CHAT]
+    monkeypatch.setattr(type(exporter), "token_limit", 60)
+    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)
+    assert result["tokens"]["maxPerExample"] > 60 and result["problemCount"] > 0
+    assert any("limit of 60" in w for w in result["warnings"])
+    for problem in result["problems"]:
+        found = await exports.export_file(pool, tmp_path, next(
+            e["id"] for e in result["exports"] if e["split"] == problem["split"]))  # fmt: skip
+        assert found is not None
+        messages = orjson.loads(found[1].read_bytes().splitlines()[problem["line"] - 1])["messages"]
+        tokens = int(problem["problem"].split()[0])
+        assert tokens > 60 and TokenCounter().examples([messages[1]["content"]], [messages[2]["content"]]) == [tokens]

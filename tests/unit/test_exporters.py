@@ -12,8 +12,8 @@ import pytest
 
 from tuneyard.domain.datasets import ExportFormat, FrozenExample, Split
 from tuneyard.exporters import EXPORTERS, training_text
-from tuneyard.exporters.base import SYSTEM_PROMPT
-from tuneyard.exporters.tokens import TOKENIZER, TokenCounter, encoding
+from tuneyard.exporters.base import SYSTEM_PROMPT, is_text, user_text
+from tuneyard.exporters.tokens import TOKENIZER, TokenCounter, count_examples, encoding
 
 SCORE = 0.8765
 
@@ -138,3 +138,30 @@ print(TokenCounter().count("Write a LinkedIn post about our launch"))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == 7
+
+
+@pytest.mark.parametrize("fmt", [f for f in ExportFormat if EXPORTERS[f].text_only])
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"intent": None}, {"platform": None, "business_state": None}, {"intent": None, "platform": None,
+     "business_state": None}, {"execution_plan": None}, {"user_request": 'quote " slash \\ tab \t é 😀 \x01 \u2028'},
+     {"user_request": "   "}],
+)  # fmt: skip
+def test_a_framed_line_is_the_rendered_line(fmt: ExportFormat, changes: dict[str, Any]) -> None:
+    exporter, example = EXPORTERS[fmt], frozen(**changes)
+    text = training_text(example)
+    head, middle, tail = exporter.frame
+    line = head + orjson.dumps(text.user) + middle + orjson.dumps(text.assistant) + tail
+    assert line == exporter.render(example)
+    assert user_text(example.user_request, example.intent, example.platform, example.business_state) == text.user
+    if is_text(text.user) and is_text(text.assistant):
+        assert exporter.validate_line(line) == []
+
+
+def test_batched_token_counts_match_one_by_one() -> None:
+    counter = TokenCounter()
+    texts = [training_text(frozen(user_request=f"request {i} " * i, execution_plan=None if i % 3 else "{}"))
+             for i in range(50)]  # fmt: skip
+    expected = [counter.example(t) for t in texts]
+    assert counter.examples([t.user for t in texts], [t.assistant for t in texts]) == expected
+    assert count_examples([t.user for t in texts], [t.assistant for t in texts]) == expected

@@ -14,6 +14,7 @@ _ALLOWED = frozenset(("instruction", "input", "output", "system", "history"))
 
 class Alpaca(Exporter):
     format = ExportFormat.ALPACA
+    text_only = True
 
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:
         return {"instruction": text.system, "input": text.user, "output": text.assistant}

@@ -15,6 +15,7 @@ _TURN_KEYS = frozenset(("role", "content"))
 
 class AnthropicBedrock(Exporter):
     format = ExportFormat.ANTHROPIC_BEDROCK
+    text_only = True
     token_limit = 32_000  # Bedrock's record limit for Claude 3 Haiku fine-tuning
 
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:

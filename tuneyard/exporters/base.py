@@ -7,14 +7,16 @@ never enter the training text; only RAW carries them.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 
-from tuneyard.domain.datasets import ExportFormat, FrozenExample
+from tuneyard.domain.datasets import ExportFormat, FrozenExample, Split
 
 SYSTEM_PROMPT = (
     "You are the planner of a content orchestrator. Given a request, its intent, the platform and the "
@@ -29,19 +31,32 @@ class TrainingText:
     assistant: str
 
 
+def user_text(request: str, intent: str | None, platform: str | None, business_state: str | None) -> str:
+    """The user turn: the request, then its context (the lines that are known)."""
+    if intent is not None and platform is not None and business_state is not None:  # the common case, fast
+        return f"{request}\n\nIntent: {intent}\nPlatform: {platform}\nBusiness state: {business_state}"
+    context = []
+    if intent is not None:
+        context.append(f"Intent: {intent}")
+    if platform is not None:
+        context.append(f"Platform: {platform}")
+    if business_state is not None:
+        context.append(f"Business state: {business_state}")
+    return f"{request}\n\n" + "\n".join(context) if context else request
+
+
 def training_text(example: FrozenExample) -> TrainingText:
     """The (system, user, assistant) texts of a frozen example; a missing plan gives an empty assistant turn."""
-    user = example.user_request
-    context = []
-    if example.intent is not None:
-        context.append(f"Intent: {example.intent}")
-    if example.platform is not None:
-        context.append(f"Platform: {example.platform}")
-    if example.business_state is not None:
-        context.append(f"Business state: {example.business_state}")
-    if context:
-        user = f"{user}\n\n" + "\n".join(context)
+    user = user_text(example.user_request, example.intent, example.platform, example.business_state)
     return TrainingText(SYSTEM_PROMPT, user, example.execution_plan or "")
+
+
+# Stand-ins for the user and assistant texts, to find where they go in a rendered line (see Exporter.frame).
+_USER, _ASSISTANT = "\x00user\x00", "\x00assistant\x00"
+_BLANK = FrozenExample(
+    0, Split.TRAIN, "", "", None, None, None, None, None, None, None, [], None, None,
+    datetime.min.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC),
+)  # fmt: skip
 
 
 class Exporter(ABC):
@@ -50,6 +65,9 @@ class Exporter(ABC):
     format: ClassVar[ExportFormat]
     # The largest example (in tokens of its training text) the target service accepts; None: no limit.
     token_limit: ClassVar[int | None] = None
+    # True when record() reads nothing but the training text and validate() reads the user and assistant
+    # texts only through is_text/check_text (or as "is a string"): lines can then be framed (see frame()).
+    text_only: ClassVar[bool] = False
 
     @abstractmethod
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:
@@ -62,6 +80,20 @@ class Exporter(ABC):
     def render(self, example: FrozenExample) -> bytes:
         """One line of the export file, without its newline."""
         return orjson.dumps(self.record(example, training_text(example)))
+
+    @functools.cached_property
+    def frame(self) -> tuple[bytes, bytes, bytes]:
+        """(head, middle, tail) of a text-only format's line: a line is head + the user text as JSON + middle +
+        the assistant text as JSON + tail, byte for byte what render() gives. Such a line is valid whenever
+        both texts are is_text (the frame itself is checked here); otherwise validate_line tells what is wrong.
+        """
+        assert self.text_only, f"{self.format.value} is not a text-only format"
+        record = self.record(_BLANK, TrainingText(SYSTEM_PROMPT, _USER, _ASSISTANT))
+        problems = self.validate(record)
+        assert not problems, problems
+        head, rest = orjson.dumps(record).split(orjson.dumps(_USER))
+        middle, tail = rest.split(orjson.dumps(_ASSISTANT))
+        return head, middle, tail
 
     def validate_line(self, line: bytes | str) -> list[str]:
         try:

@@ -28,6 +28,7 @@ def _parts(value: Any, where: str) -> list[str]:
 
 class GeminiVertex(Exporter):
     format = ExportFormat.GEMINI_VERTEX
+    text_only = True
     token_limit = 131_072  # Vertex AI's per-example limit for Gemini 2.x tuning
 
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:

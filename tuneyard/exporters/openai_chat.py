@@ -17,6 +17,7 @@ _ROLES = frozenset(("system", "user", "assistant", "tool", "function"))
 
 class OpenAIChat(Exporter):
     format = ExportFormat.OPENAI_CHAT
+    text_only = True
     token_limit = 65_536  # training context of gpt-4o / gpt-4o-mini / gpt-4.1 fine-tuning
 
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:

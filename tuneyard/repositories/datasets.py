@@ -251,6 +251,13 @@ STREAM_SQL = "SELECT example_id, split, {} FROM dataset_examples WHERE dataset_i
     ", ".join(f"{c}::text" if c in _JSON_COLUMNS else c for c in FROZEN_COLUMNS)
 )
 
+# The same members with only what a training text is made of (see exporters.base.user_text), for the
+# formats built from it alone: fewer columns to send and decode.
+STREAM_TEXT_SQL = (
+    "SELECT example_id, split, user_request, intent, platform, business_state::text, execution_plan::text "
+    "FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id"
+)
+
 
 async def exports_of(conn: Executor, dataset_id: int) -> list[DatasetExport]:
     rows = await conn.fetch(

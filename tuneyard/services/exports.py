@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
 import os
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -26,15 +28,18 @@ from tuneyard.config import Settings
 from tuneyard.domain.datasets import Dataset, DatasetExport, ExportFormat, FrozenExample, Split
 from tuneyard.domain.jobs import Job, JobKind
 from tuneyard.errors import ConflictError, NotFoundError
-from tuneyard.exporters import exporter_for, training_text
-from tuneyard.exporters.base import SYSTEM_PROMPT, Exporter, TrainingText
-from tuneyard.exporters.tokens import TOKENIZER, TokenCounter
+from tuneyard.exporters import exporter_for, tokens, training_text
+from tuneyard.exporters.base import Exporter, user_text
+from tuneyard.exporters.tokens import TOKENIZER
 from tuneyard.repositories import datasets as repo
 from tuneyard.services import datasets
 from tuneyard.services.jobs import JobRun, create_and_enqueue
 
 EXPORT_ACTOR = "export.run"
-BATCH = 2000
+BATCH = 5000
+IN_FLIGHT = 4  # batches whose tokens are being counted while the next is rendered
+COUNT_IN_PROCESS = 50_000  # examples; fewer are counted in a thread (starting processes costs ~0.2-0.5 s)
+COUNTERS = 2  # token-counting processes (about 85 MB each): counting is most of an export's CPU time
 MAX_LISTED_PROBLEMS = 1000
 MIN_EXAMPLES = 10  # OpenAI refuses training files with fewer examples; others learn little from them
 _PROGRESS_EVERY = 0.5  # seconds
@@ -135,15 +140,44 @@ class _Batch:
 
 
 class _Writer:
-    """Renders, validates and writes batches (in one thread) while their tokens are counted (in another)."""
+    """Renders, validates and writes batches of rows (in a thread), keeping the texts whose tokens are counted.
+
+    A text-only format (Exporter.text_only) is rendered from its frame and the rows of STREAM_TEXT_SQL: no
+    record, no FrozenExample, and a line is checked in full only when one of its texts is not is_text.
+    """
 
     def __init__(self, exporter: Exporter, files: dict[Split, _File], tally: _Tally) -> None:
         self.exporter = exporter
         self.files = files
         self.tally = tally
-        self.counter = TokenCounter()
+        self.sql = repo.STREAM_TEXT_SQL if exporter.text_only else repo.STREAM_SQL
+        self.render = self._render_texts if exporter.text_only else self._render_records
 
-    def render(self, rows: Sequence[asyncpg.Record]) -> _Batch:
+    def _render_texts(self, rows: Sequence[asyncpg.Record]) -> _Batch:
+        exporter, tally, dumps = self.exporter, self.tally, orjson.dumps
+        head, middle, tail = exporter.frame
+        files = {split.value: file for split, file in self.files.items()}
+        batch = _Batch([], [], [], [], [])
+        for example_id, split, request, intent, platform, business_state, plan in rows:
+            user = user_text(request, intent, platform, business_state)
+            assistant = plan or ""
+            file = files[split]
+            line = b"".join((head, dumps(user), middle, dumps(assistant), tail))
+            file.pending.append(line)
+            number = file.lines + len(file.pending)
+            if not user or user.isspace() or not assistant or assistant.isspace():
+                for problem in exporter.validate_line(line):
+                    tally.problem(file, number, example_id, problem)
+            batch.files.append(file)
+            batch.lines.append(number)
+            batch.ids.append(example_id)
+            batch.users.append(user)
+            batch.assistants.append(assistant)
+        for file in self.files.values():
+            file.write()
+        return batch
+
+    def _render_records(self, rows: Sequence[asyncpg.Record]) -> _Batch:
         exporter, tally = self.exporter, self.tally
         batch = _Batch([], [], [], [], [])
         for row in rows:
@@ -163,21 +197,31 @@ class _Writer:
             file.write()
         return batch
 
-    def count(self, batch: _Batch) -> list[int]:
-        """Tokens per example (tiktoken releases the GIL, so this overlaps with rendering the next batch)."""
-        example = self.counter.example
-        return [example(TrainingText(SYSTEM_PROMPT, u, a)) for u, a in zip(batch.users, batch.assistants, strict=True)]
-
     def add_counts(self, batch: _Batch, counts: list[int]) -> None:
         tally, limit = self.tally, self.exporter.token_limit
-        for file, number, example_id, tokens in zip(batch.files, batch.lines, batch.ids, counts, strict=True):
-            split = Split.TRAIN if file.split is None else file.split
-            tally.tokens[split] += tokens
-            if tokens > tally.max_tokens:
-                tally.max_tokens = tokens
-            if limit is not None and tokens > limit:
-                tally.over_limit += 1
-                tally.problem(file, number, example_id, f"{tokens} tokens, more than the limit of {limit}")
+        validation = self.files[Split.VALIDATION]
+        total = sum(counts)
+        if validation.split is None:  # one file: every example is in the train split
+            tally.tokens[Split.TRAIN] += total
+        else:
+            in_validation = sum(n for file, n in zip(batch.files, counts, strict=True) if file is validation)
+            tally.tokens[Split.VALIDATION] += in_validation
+            tally.tokens[Split.TRAIN] += total - in_validation
+        most = max(counts, default=0)
+        tally.max_tokens = max(tally.max_tokens, most)
+        if limit is not None and most > limit:
+            for file, number, example_id, tokens in zip(batch.files, batch.lines, batch.ids, counts, strict=True):
+                if tokens > limit:
+                    tally.over_limit += 1
+                    tally.problem(file, number, example_id, f"{tokens} tokens, more than the limit of {limit}")
+
+
+def _counter(examples: int) -> Executor:
+    """Where tokens are counted: a thread for a small export; from COUNT_IN_PROCESS examples on, a process of its
+    own (tiktoken releases the GIL, but takes it back for every text, and rendering holds it most of the time)."""
+    if examples < COUNT_IN_PROCESS:
+        return ThreadPoolExecutor(1, thread_name_prefix="export-tokens")
+    return ProcessPoolExecutor(COUNTERS, mp_context=multiprocessing.get_context("spawn"), initializer=tokens.warm)
 
 
 async def export_dataset(
@@ -228,38 +272,42 @@ async def export_dataset(
 
 
 async def _stream(pool: asyncpg.Pool, dataset: Dataset, writer: _Writer, run: ExportRun) -> None:
-    """Feed every frozen row, in example id order, through the writer: while one batch is rendered, the
-    next is fetched and the previous one's tokens are counted. At most three batches are in memory."""
+    """Feed every frozen row, in example id order, through the writer: while one batch is rendered, the next is
+    fetched and the tokens of up to IN_FLIGHT earlier ones are counted. Memory stays bounded by the batches."""
     done, last_report = 0, time.monotonic()
     loop = asyncio.get_running_loop()
-    counting: tuple[_Batch, asyncio.Future[list[int]]] | None = None
+    counting: deque[tuple[_Batch, asyncio.Future[list[int]]]] = deque()
     with (
         ThreadPoolExecutor(1, thread_name_prefix="export-render") as renderer,
-        ThreadPoolExecutor(1, thread_name_prefix="export-tokens") as tokenizer,
+        _counter(dataset.example_count) as counter,
     ):
         async with pool.acquire() as conn, conn.transaction(readonly=True):
-            cursor = await conn.cursor(repo.STREAM_SQL, dataset.id)
+            cursor = await conn.cursor(writer.sql, dataset.id)
             pending = asyncio.ensure_future(cursor.fetch(BATCH))
             try:
                 while rows := await pending:
                     pending = asyncio.ensure_future(cursor.fetch(BATCH))
                     await run.checkpoint()
                     batch = await loop.run_in_executor(renderer, writer.render, rows)
-                    if counting is not None:
-                        writer.add_counts(counting[0], await counting[1])
-                    counting = (batch, loop.run_in_executor(tokenizer, writer.count, batch))
-                    done += len(rows)
+                    del rows
+                    count = loop.run_in_executor(counter, tokens.count_examples, batch.users, batch.assistants)
+                    counting.append((batch, count))
+                    if len(counting) > IN_FLIGHT:
+                        counted, count = counting.popleft()
+                        writer.add_counts(counted, await count)
+                    done += len(batch.ids)
                     if time.monotonic() - last_report >= _PROGRESS_EVERY:
                         last_report = time.monotonic()
                         fraction = 0.99 * done / dataset.example_count
                         await run.progress(fraction, f"{done:,} of {dataset.example_count:,}")
-                if counting is not None:
-                    writer.add_counts(counting[0], await counting[1])
+                while counting:
+                    counted, count = counting.popleft()
+                    writer.add_counts(counted, await count)
             finally:
-                for future in (pending, None if counting is None else counting[1]):
-                    if future is not None and not future.done():
-                        future.cancel()
-                        await asyncio.gather(future, return_exceptions=True)
+                futures: list[asyncio.Future[Any]] = [pending, *(count for _, count in counting)]
+                for future in futures:
+                    future.cancel()
+                await asyncio.gather(*futures, return_exceptions=True)
 
 
 async def _record(
