@@ -12,7 +12,8 @@ CREATE TABLE tag_operations (
 
 CREATE TABLE tag_operation_changes (
     operation_id  bigint NOT NULL REFERENCES tag_operations (id),
-    example_id    bigint NOT NULL REFERENCES examples (id),
+    -- No foreign key: examples are never deleted, and checking one per logged change doubled the cost.
+    example_id    bigint NOT NULL,
     added         text[] NOT NULL,  -- tags this operation put on the example (absent before)
     removed       text[] NOT NULL,  -- tags it took off (present before)
     PRIMARY KEY (operation_id, example_id)
