@@ -43,7 +43,7 @@ async def through_api(url: str, token: str, batches: list[bytes], concurrency: i
 
 
 async def raw_copy(database_url: str, rows: list[dict[str, object]]) -> float:
-    """The floor: COPY the same rows into an empty examples table (same indexes and constraints)."""
+    """The floor: COPY the same rows into empty examples and example_tags tables (same indexes and constraints)."""
     conn = await connect(database_url)
     try:
         await conn.execute("TRUNCATE examples CASCADE")
@@ -52,18 +52,21 @@ async def raw_copy(database_url: str, rows: list[dict[str, object]]) -> float:
                 r["executionId"], r["userRequest"], r["intent"], r["platform"],
                 orjson.dumps(r["businessState"]).decode(), orjson.dumps(r["executionPlan"]).decode(),
                 orjson.dumps(r["executionResult"]).decode(),
-                r["qualityScore"], r["success"], sorted(r["tags"]),  # type: ignore[arg-type]
-                datetime.fromisoformat(r["createdAt"]),  # type: ignore[arg-type]
+                r["qualityScore"], r["success"], datetime.fromisoformat(r["createdAt"]),  # type: ignore[arg-type]
             )
             for r in rows
         ]  # fmt: skip
         columns = [
             "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan",
-            "execution_result", "quality_score", "success", "tags", "created_at",
+            "execution_result", "quality_score", "success", "created_at",
         ]  # fmt: skip
         started = time.perf_counter()
         for i in range(0, len(records), BATCH):
             await conn.copy_records_to_table("examples", records=records[i : i + BATCH], columns=columns)
+        # Ids are known once the rows are in: the tags follow, as the API writes them.
+        ids = dict(await conn.fetch("SELECT execution_id, id FROM examples"))
+        tagged = [(ids[r["executionId"]], sorted(r["tags"])) for r in rows if r["tags"]]  # type: ignore[arg-type]
+        await conn.copy_records_to_table("example_tags", records=tagged, columns=["example_id", "tags"])
         return time.perf_counter() - started
     finally:
         await conn.close()
