@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tuneyard.domain.pagination import ExampleOrder, check_page_size, decode_cursor, encode_cursor
+from tuneyard.domain.pagination import (
+    ExampleOrder,
+    check_page_size,
+    decode_cursor,
+    decode_id_cursor,
+    encode_cursor,
+    encode_id_cursor,
+)
 from tuneyard.errors import ValidationError
 
 
@@ -34,3 +41,11 @@ def test_page_size_bounds() -> None:
     check_page_size(500)
     with pytest.raises(ValidationError, match="between 0 and 500, got 501"):
         check_page_size(501)
+
+
+def test_id_cursors_round_trip_and_keep_their_kind() -> None:
+    assert decode_id_cursor("job", encode_id_cursor("job", 77)) == 77
+    with pytest.raises(ValidationError, match="not a cursor this server issued for jobs"):
+        decode_id_cursor("job", encode_id_cursor("dataset member", 77))
+    with pytest.raises(ValidationError, match="for dataset members"):
+        decode_id_cursor("dataset member", "garbage")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from tuneyard.errors import ValidationError
 
@@ -145,18 +141,3 @@ def split_of(seed: int, example_id: int, validation_fraction: float) -> Split:
     """
     point = int(hashlib.md5(f"{seed}:{example_id}".encode()).hexdigest()[:8], 16) / 2**32
     return Split.VALIDATION if point < validation_fraction else Split.TRAIN
-
-
-def encode_member_cursor(example_id: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(["member", example_id])).decode().rstrip("=")
-
-
-def decode_member_cursor(cursor: str) -> int:
-    """The example id a dataset page cursor points at."""
-    try:
-        kind, example_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if kind != "member" or not isinstance(example_id, int) or isinstance(example_id, bool):
-            raise ValueError("shape")
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
-        raise ValidationError("after: not a cursor this server issued for dataset examples") from error
-    return example_id

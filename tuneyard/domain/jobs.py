@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import orjson
-
-from tuneyard.errors import ValidationError
 
 
 class JobKind(enum.Enum):
@@ -69,18 +63,3 @@ class JobEvent:
 
 
 MAX_EVENTS = 1000
-
-
-def encode_cursor(job_id: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(["job", job_id])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The job id a `jobs` cursor points after (jobs are listed newest first)."""
-    try:
-        tag, job_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if tag != "job" or not isinstance(job_id, int) or isinstance(job_id, bool):
-            raise ValueError("shape")
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
-        raise ValidationError("after: not a cursor this server issued for jobs") from error
-    return job_id

@@ -83,3 +83,19 @@ def decode_cursor(order: ExampleOrder, cursor: str) -> Position:
     except (ValueError, TypeError) as error:
         raise ValidationError("after: not a cursor this server issued") from error
     return Position(key, row_id)
+
+
+def encode_id_cursor(kind: str, row_id: int) -> str:
+    """An opaque cursor for lists walked by id alone (jobs, dataset members); `kind` keeps them apart."""
+    return base64.urlsafe_b64encode(orjson.dumps([kind, row_id])).decode().rstrip("=")
+
+
+def decode_id_cursor(kind: str, cursor: str) -> int:
+    """The id an encode_id_cursor(kind, ...) cursor points at; anything else is a clear error."""
+    try:
+        found, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if found != kind or not isinstance(row_id, int) or isinstance(row_id, bool):
+            raise ValueError("shape")
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
+        raise ValidationError(f"after: not a cursor this server issued for {kind}s") from error
+    return row_id

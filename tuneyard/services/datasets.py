@@ -14,12 +14,10 @@ from tuneyard.domain.datasets import (
     DiffSide,
     NewDataset,
     Split,
-    decode_member_cursor,
-    encode_member_cursor,
 )
 from tuneyard.domain.examples import Example
 from tuneyard.domain.filters import compile_filter
-from tuneyard.domain.pagination import check_page_size
+from tuneyard.domain.pagination import check_page_size, decode_id_cursor, encode_id_cursor
 from tuneyard.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.repositories import datasets as repo
 
@@ -89,11 +87,13 @@ async def delete(pool: asyncpg.Pool, dataset_id: str) -> Dataset:
 
 def _page(examples: list[Example], first: int) -> MemberPage:
     shown = examples[:first]
-    return MemberPage(shown, [encode_member_cursor(e.id) for e in shown], has_next_page=len(examples) > first)
+    return MemberPage(
+        shown, [encode_id_cursor("dataset member", e.id) for e in shown], has_next_page=len(examples) > first
+    )
 
 
 def _after(after: str | None) -> int | None:
-    return None if after is None else decode_member_cursor(after)
+    return None if after is None else decode_id_cursor("dataset member", after)
 
 
 async def members(

@@ -60,8 +60,8 @@ from typing import Any
 
 import asyncpg
 
-from tuneyard.domain.jobs import MAX_EVENTS, Job, JobEvent, JobKind, JobStatus, decode_cursor, encode_cursor
-from tuneyard.domain.pagination import check_page_size
+from tuneyard.domain.jobs import MAX_EVENTS, Job, JobEvent, JobKind, JobStatus
+from tuneyard.domain.pagination import check_page_size, decode_id_cursor, encode_id_cursor
 from tuneyard.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from tuneyard.repositories import jobs as repo
 from tuneyard.services.job_run import JobCancelled, JobFailed, JobRun, RunEnv, execute
@@ -113,10 +113,10 @@ async def page(
 ) -> JobPage:
     """Jobs newest first, keyset-paginated."""
     check_page_size(first)
-    after_id = None if after is None else decode_cursor(after)
+    after_id = None if after is None else decode_id_cursor("job", after)
     found = await repo.page(pool, statuses, kinds, after_id, first + 1)
     jobs = found[:first]
-    return JobPage(jobs, [encode_cursor(j.id) for j in jobs], len(found) > first)
+    return JobPage(jobs, [encode_id_cursor("job", j.id) for j in jobs], len(found) > first)
 
 
 async def count(pool: asyncpg.Pool, statuses: Sequence[JobStatus], kinds: Sequence[JobKind]) -> int:
