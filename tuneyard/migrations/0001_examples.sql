@@ -23,7 +23,8 @@ CREATE INDEX examples_created_idx ON examples (created_at DESC, id DESC) WHERE N
 CREATE INDEX examples_quality_idx ON examples ((coalesce(quality_score, -1)) DESC, id DESC) WHERE NOT archived;
 CREATE INDEX examples_created_all_idx ON examples (created_at, id);
 CREATE INDEX examples_quality_all_idx ON examples ((coalesce(quality_score, -1)), id);
-CREATE INDEX examples_intent_idx ON examples (intent, created_at DESC);
+-- Serves `intent = X` newest first without sorting (rare intents above all).
+CREATE INDEX examples_intent_idx ON examples (intent, created_at DESC, id DESC) WHERE NOT archived;
 CREATE INDEX examples_platform_idx ON examples (platform);
 -- Word search over the request (the bundled PostgreSQL ships no pg_trgm, so full-text it is).
 CREATE INDEX examples_user_request_fts_idx ON examples USING gin (to_tsvector('simple', user_request));
