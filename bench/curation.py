@@ -137,7 +137,7 @@ async def main() -> None:
         first = await gql(PAGE, {"f": FILTER})
         raw_first = await pool.fetch(page_sql, *params)
         assert [n["id"] for n in first["examples"]["nodes"]] == [str(r["id"]) for r in raw_first[:50]]
-        await timed(lambda: gql(PAGE, {"f": FILTER}), 30)  # warm-up
+        await timed(lambda: gql(PAGE, {"f": FILTER}), 300)  # warm-up: caches, prepared statements, plans
         api = await timed(lambda: gql(PAGE, {"f": FILTER}), args.requests)
         raw = await timed(lambda: pool.fetch(page_sql, *params), args.requests)
         line("first page, 50 rows, 3-condition filter", api, raw)
