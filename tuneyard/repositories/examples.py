@@ -86,7 +86,7 @@ def select_list(columns: Iterable[str]) -> str:
 
 
 def to_example(row: asyncpg.Record) -> Example:
-    return Example(**row)
+    return Example(**dict(row.items()))  # measured faster than Example(**row) on a Record
 
 
 async def get(conn: Executor, example_id: int, columns: Iterable[str]) -> Example | None:
