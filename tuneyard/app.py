@@ -22,7 +22,7 @@ from tuneyard import graphiql
 from tuneyard.config import Settings
 from tuneyard.db import create_pool
 from tuneyard.errors import UnauthenticatedError
-from tuneyard.graphql_post import GraphQLPost
+from tuneyard.graphql_post import GraphQLPost, unauthenticated_body
 from tuneyard.resolvers.context import Context
 from tuneyard.schema import schema
 from tuneyard.services.auth import Authenticator
@@ -33,9 +33,8 @@ from tuneyard.ws_fanout import LegacyWSHandler, TransportWSHandler
 log = logging.getLogger(__name__)
 
 
-def _unauthenticated(message: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return Response(orjson.dumps(body), 401, {"WWW-Authenticate": "Bearer"}, media_type="application/json")
+def _unauthenticated(error: UnauthenticatedError) -> Response:
+    return Response(unauthenticated_body(error), 401, {"WWW-Authenticate": "Bearer"}, media_type="application/json")
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -55,7 +54,7 @@ class GraphQLApp(GraphQL[Context, None]):
             try:
                 principal = await self.state["authenticator"].authenticate(authorization)
             except UnauthenticatedError as error:
-                await _unauthenticated(error.message)(scope, receive, send)
+                await _unauthenticated(error)(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
         await super().__call__(scope, receive, send)
@@ -117,7 +116,7 @@ async def download_export(request: Request, shared: dict[str, Any]) -> Response:
     try:
         await shared["authenticator"].authenticate(request.headers.get("authorization", ""))
     except UnauthenticatedError as error:
-        return _unauthenticated(error.message)
+        return _unauthenticated(error)
     found = await export_file(shared["pool"], shared["settings"].export_dir, request.path_params["export_id"])
     if found is None:
         return JSONResponse({"error": "no such export"}, 404)

@@ -55,8 +55,7 @@ class GraphQLPost:
                 headers.get(b"authorization", b"").decode("latin-1")
             )
         except UnauthenticatedError as error:
-            body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-            return 401, orjson.dumps(body), [(b"www-authenticate", b"Bearer")]
+            return 401, unauthenticated_body(error), [(b"www-authenticate", b"Bearer")]
         raw = await _read_body(receive)
         try:
             request = orjson.loads(raw)
@@ -84,6 +83,11 @@ class GraphQLPost:
         if result.extensions:
             response["extensions"] = result.extensions
         return 200, orjson.dumps(response), []
+
+
+def unauthenticated_body(error: UnauthenticatedError) -> bytes:
+    """The body of every 401 (GraphQL over HTTP, downloads): the reason, with code UNAUTHENTICATED."""
+    return orjson.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]})
 
 
 async def _read_body(receive: Receive) -> bytes:
