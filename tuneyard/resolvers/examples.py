@@ -7,7 +7,6 @@ from typing import cast
 import strawberry
 
 from tuneyard.domain.auth import Role
-from tuneyard.domain.examples import Example as DomainExample
 from tuneyard.domain.examples import NewExample
 from tuneyard.domain.filters import compile_filter
 from tuneyard.domain.pagination import ExampleOrder
@@ -21,17 +20,10 @@ from tuneyard.schema.examples import (
     ExampleConnection,
     ExampleInput,
     RecordExamplesResult,
+    example_from,
 )
 from tuneyard.schema.filters import ExampleFilter
 from tuneyard.services import examples as service
-
-
-def to_schema(example: DomainExample) -> Example:
-    """The domain object itself: Strawberry reads Example's fields by attribute, so no copy is made.
-
-    Fields a query did not select are None on it and are never read.
-    """
-    return cast(Example, example)
 
 
 async def record_examples(info: Info, examples: list[ExampleInput]) -> RecordExamplesResult:
@@ -45,7 +37,7 @@ async def example(info: Info, id: strawberry.ID) -> Example | None:
     info.context.require(Role.READER)
     columns = columns_at(info.selected_fields, ("example",), EXAMPLE_COLUMNS)
     found = await service.get(info.context.pool, id, columns)
-    return None if found is None else to_schema(found)
+    return None if found is None else example_from(found)
 
 
 async def examples(
@@ -71,7 +63,7 @@ async def examples(
         columns=columns,
     )
     return ExampleConnection(
-        nodes=[to_schema(e) for e in page.examples],
+        nodes=[example_from(e) for e in page.examples],
         cursors=page.cursors,
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None),
         count_total=lambda: service.count(pool, where, params),

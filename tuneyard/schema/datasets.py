@@ -11,10 +11,9 @@ from tuneyard.domain.datasets import Dataset as DomainDataset
 from tuneyard.domain.datasets import DatasetExport as DomainExport
 from tuneyard.domain.datasets import DiffCounts, DiffSide, ExportFormat, Split
 from tuneyard.resolvers.context import Info
-from tuneyard.resolvers.examples import to_schema as example_to_schema
 from tuneyard.resolvers.selection import columns_at
 from tuneyard.schema.common import PageInfo
-from tuneyard.schema.examples import EXAMPLE_COLUMNS, ExampleConnection
+from tuneyard.schema.examples import EXAMPLE_COLUMNS, ExampleConnection, example_from
 from tuneyard.schema.filters import ExampleFilter
 from tuneyard.services import datasets as service
 from tuneyard.services.datasets import MemberPage
@@ -59,7 +58,7 @@ def export_to_schema(export: DomainExport) -> DatasetExport:
 
 def _connection(info: Info, page: MemberPage, count_total: service.Counter) -> ExampleConnection:
     return ExampleConnection(
-        nodes=[example_to_schema(e) for e in page.examples],
+        nodes=[example_from(e) for e in page.examples],
         cursors=page.cursors,
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None),
         count_total=count_total,

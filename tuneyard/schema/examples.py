@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from tuneyard.domain.examples import Example as DomainExample
 from tuneyard.domain.examples import NewExample
 from tuneyard.domain.pagination import ExampleOrder as DomainExampleOrder
 from tuneyard.schema.common import PageInfo
@@ -54,6 +55,14 @@ EXAMPLE_COLUMNS = {
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
+
+
+def example_from(example: DomainExample) -> Example:
+    """The domain object itself: Strawberry reads Example's fields by attribute, so no copy is made.
+
+    Fields a query did not select are None on it and are never read.
+    """
+    return cast(Example, example)
 
 
 @strawberry.input
