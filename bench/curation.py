@@ -20,11 +20,11 @@ import orjson
 
 from bench.common import ADMIN_URL, RawHTTP, percentile, start_server
 from bench.data import INTENT_WEIGHTS, INTENTS, PLATFORMS
-from tuneyard.db import create_pool
-from tuneyard.domain.filters import compile_filter
-from tuneyard.domain.pagination import ExampleOrder
-from tuneyard.repositories import curation as curation_sql
-from tuneyard.repositories.migrations import migrate
+from tuneyard.core.db import create_pool
+from tuneyard.core.migrations import migrate
+from tuneyard.curation import repository as curation_sql
+from tuneyard.examples.filter_sql import compile_filter
+from tuneyard.examples.ordering import ExampleOrder
 
 FILTER = {"intent": {"eq": "publish"}, "qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
 PAGE = """query($f: ExampleFilter, $after: String) { examples(filter: $f, first: 50, after: $after) {

@@ -24,12 +24,12 @@ import orjson
 
 from bench.common import REDIS_URL, connect, create_database, drop_database
 from bench.data import examples
-from tuneyard.config import Settings
-from tuneyard.db import create_pool
-from tuneyard.domain.datasets import ExportFormat, NewDataset
-from tuneyard.services import datasets
-from tuneyard.services.exports import start_export
-from tuneyard.workers import broker
+from tuneyard.core import queue as broker
+from tuneyard.core.config import Settings
+from tuneyard.core.db import create_pool
+from tuneyard.datasets import service as datasets
+from tuneyard.datasets.exports.service import start_export
+from tuneyard.datasets.models import ExportFormat, NewDataset
 
 CHUNK = 20_000
 COLUMNS = [

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 
 from bench.common import ADMIN_URL, REDIS_URL, RawHTTP, create_database, drop_database, percentile
 from tests.support import GraphQLWebSocket, Server, service_env, tuneyard
-from tuneyard.services.progress import channel_name
+from tuneyard.jobs.progress import channel_name
 
 CHECK = "mutation($c: Int!, $p: Int!) { checkExamples(chunkSize: $c, pauseMs: $p) { id } }"
 UPDATES = "subscription { jobUpdates { id status progress } }"

@@ -16,9 +16,9 @@ import pytest
 
 from tests.datasets_support import DATASET_TABLES
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
-from tuneyard.db import create_pool
+from tuneyard.core.db import create_pool
+from tuneyard.core.migrations import migrate
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
-from tuneyard.repositories.migrations import migrate
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 
 from bench.data import examples as generate
-from tuneyard.domain.examples import NewExample
-from tuneyard.schema.examples import EXAMPLE_COLUMNS
-from tuneyard.services import examples as examples_service
+from tuneyard.examples import service as examples_service
+from tuneyard.examples.models import NewExample
+from tuneyard.examples.types import EXAMPLE_COLUMNS
 
 DATASET_TABLES = "TRUNCATE examples, datasets, dataset_examples, dataset_exports RESTART IDENTITY CASCADE"
 

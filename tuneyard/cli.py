@@ -15,8 +15,8 @@ from pathlib import Path
 
 import uvicorn
 
-from tuneyard.config import Settings
-from tuneyard.domain.auth import Role
+from tuneyard.core.config import Settings
+from tuneyard.core.principal import Role
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def backing_services(settings: Settings, *, redis: bool = True) -> Iterator[tupl
 async def _migrate(database_url: str) -> list[str]:
     import asyncpg
 
-    from tuneyard.repositories.migrations import migrate
+    from tuneyard.core.migrations import migrate
 
     connection = await asyncpg.connect(database_url)
     try:
@@ -54,8 +54,8 @@ async def _migrate(database_url: str) -> list[str]:
 
 async def _first_admin_token(database_url: str) -> str | None:
     """On a fresh install, mint an admin token so that the first user can get in."""
-    from tuneyard.db import create_pool
-    from tuneyard.services.auth import create_token, has_tokens
+    from tuneyard.auth.service import create_token, has_tokens
+    from tuneyard.core.db import create_pool
 
     pool = await create_pool(database_url, max_size=1)
     try:
@@ -103,7 +103,7 @@ def _workers(count: int, threads: int, database_url: str, redis_url: str) -> Ite
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from tuneyard.app import create_app
+    from tuneyard.server.app import create_app
 
     _raise_on_sigterm()
     with backing_services(settings) as (database_url, redis_url):
@@ -156,8 +156,8 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from tuneyard.db import create_pool
-    from tuneyard.services.auth import create_token
+    from tuneyard.auth.service import create_token
+    from tuneyard.core.db import create_pool
 
     async def run(database_url: str) -> str:
         await _migrate(database_url)

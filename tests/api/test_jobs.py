@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -15,10 +14,6 @@ import psutil
 import pytest
 
 from tests.support import WS_PROTOCOLS, GraphQLClient, GraphQLWebSocket, Server
-from tuneyard.domain.jobs import Job as DomainJob
-from tuneyard.domain.jobs import JobKind, JobStatus
-from tuneyard.services.progress import Change
-from tuneyard.ws_fanout import Route
 
 CHECK = (
     "mutation($c: Int!, $p: Int!, $r: Boolean!) { checkExamples(chunkSize: $c, pauseMs: $p, repair: $r) { id status } }"
@@ -275,27 +270,3 @@ async def test_many_subscribers_share_renderings_yet_each_gets_its_own_query_and
     tails = {tuple(state(op, e) for e in seen[-3:]) for op, seen in results}
     assert len(tails) == 1, tails
     assert next(seen for op, seen in results if op == "c")[-1] == {"s": "SUCCEEDED", "p": 1.0}
-
-
-async def test_a_change_is_rendered_once_per_query_and_sent_under_each_operation_id() -> None:
-    job = DomainJob(
-        id=7, kind=JobKind.MAINTENANCE, status=JobStatus.RUNNING, progress=0.5, message=None, error=None, input={},
-        result=None, attempts=1, version=3, actor="maintenance.check", created_at=datetime.now(UTC),
-        started_at=None, finished_at=None,
-    )  # fmt: skip
-    sent: list[bytes] = []
-
-    async def send(frame: bytes) -> None:
-        sent.append(frame)
-
-    first, second = Route(send, "1", "next", "query"), Route(send, "x", "data", "query")
-    other = Route(send, "2", "next", "another query")
-    change = Change(job)
-    assert not await first.send_rendered(change), "nobody rendered it yet: execute it"
-    payload = {"data": {"jobProgress": {"progress": 0.5}}}
-    assert orjson.loads(first.frame(payload)) == {"id": "1", "type": "next", "payload": payload}
-    assert await second.send_rendered(change), "the same query: send what the first one rendered"
-    assert orjson.loads(sent[-1]) == {"id": "x", "type": "data", "payload": payload}
-    assert not await other.send_rendered(change), "another query is rendered on its own"
-    other.frame({"data": None, "errors": [{"message": "boom"}]})
-    assert not await Route(send, "3", "next", "another query").send_rendered(change), "errors are never shared"

@@ -11,11 +11,11 @@ import pytest
 from bench.data import examples as generate
 from tests.datasets_support import expected_split, load, new_examples, snapshot
 from tests.oracle import matches
-from tuneyard.domain.datasets import DiffSide, NewDataset, Split
-from tuneyard.errors import ConflictError, ValidationError
-from tuneyard.services import curation
-from tuneyard.services import datasets as service
-from tuneyard.services import examples as examples_service
+from tuneyard.core.errors import ConflictError, ValidationError
+from tuneyard.curation import service as curation
+from tuneyard.datasets import service as service
+from tuneyard.datasets.models import DiffSide, NewDataset, Split
+from tuneyard.examples import service as examples_service
 
 GOOD = {"qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
 

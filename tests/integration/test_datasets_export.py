@@ -12,13 +12,14 @@ import pytest
 
 from bench.data import examples as generate
 from tests.datasets_support import load, new_examples
-from tuneyard.domain.datasets import ExportFormat, NewDataset
-from tuneyard.errors import ConflictError
-from tuneyard.exporters import EXPORTERS
-from tuneyard.exporters.tokens import TOKENIZER, TokenCounter
-from tuneyard.services import curation, exports
-from tuneyard.services import datasets as service
-from tuneyard.services import examples as examples_service
+from tuneyard.core.errors import ConflictError
+from tuneyard.curation import service as curation
+from tuneyard.datasets import service as service
+from tuneyard.datasets.exports import service as exports
+from tuneyard.datasets.exports.formats import EXPORTERS
+from tuneyard.datasets.exports.formats.tokens import TOKENIZER, TokenCounter
+from tuneyard.datasets.models import ExportFormat, NewDataset
+from tuneyard.examples import service as examples_service
 
 
 def files_in(folder: Path) -> list[str]:

@@ -16,10 +16,10 @@ from bench.data import INTENTS, PLATFORMS, TAGS
 from bench.data import examples as generate
 from tests.datasets_support import new_examples
 from tests.oracle import matches
-from tuneyard.db import create_pool
-from tuneyard.domain.filters import MAX_DEPTH, MAX_LIST, compile_filter
-from tuneyard.errors import ValidationError
-from tuneyard.services import examples as examples_service
+from tuneyard.core.db import create_pool
+from tuneyard.core.errors import ValidationError
+from tuneyard.examples import service as examples_service
+from tuneyard.examples.filter_sql import MAX_DEPTH, MAX_LIST, compile_filter
 
 
 class Database:

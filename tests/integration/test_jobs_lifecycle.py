@@ -11,14 +11,15 @@ import asyncpg
 import pytest
 
 from tests.support import free_port
-from tuneyard.config import Settings
-from tuneyard.db import create_pool
-from tuneyard.domain.jobs import JobKind, JobStatus
-from tuneyard.errors import ConflictError, NotFoundError, UnavailableError
-from tuneyard.repositories import jobs as repo
-from tuneyard.services import jobs, progress
-from tuneyard.services.jobs import JobRun, RunEnv
-from tuneyard.workers import broker
+from tuneyard.core import queue as broker
+from tuneyard.core.config import Settings
+from tuneyard.core.db import create_pool
+from tuneyard.core.errors import ConflictError, NotFoundError, UnavailableError
+from tuneyard.jobs import progress
+from tuneyard.jobs import repository as repo
+from tuneyard.jobs import service as jobs
+from tuneyard.jobs.models import JobKind, JobStatus
+from tuneyard.jobs.service import JobRun, RunEnv
 
 ACTOR = "test.nothing"  # no worker consumes this test's namespace: messages only need to be sent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from tuneyard.repositories.migrations import available, migrate
+from tuneyard.core.migrations import available, migrate
 
 
 async def test_second_run_is_a_noop(database_url: str) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from tuneyard.domain.examples import BATCH_COLUMNS, MAX_BATCH, MAX_JSON_BYTES, NewExample, batch_columns
-from tuneyard.errors import ValidationError
+from tuneyard.core.errors import ValidationError
+from tuneyard.examples.models import BATCH_COLUMNS, MAX_BATCH, MAX_JSON_BYTES, NewExample, batch_columns
 
 
 def ok(i: int = 0, **changes: object) -> NewExample:

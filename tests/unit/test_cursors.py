@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tuneyard.domain.pagination import (
+from tuneyard.core.errors import ValidationError
+from tuneyard.examples.ordering import (
     ExampleOrder,
     check_page_size,
     decode_cursor,
@@ -14,7 +15,6 @@ from tuneyard.domain.pagination import (
     encode_cursor,
     encode_id_cursor,
 )
-from tuneyard.errors import ValidationError
 
 
 def test_round_trip_for_every_order() -> None:

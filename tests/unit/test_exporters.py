@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from tuneyard.domain.datasets import ExportFormat, FrozenExample, Split
-from tuneyard.exporters import EXPORTERS, training_text
-from tuneyard.exporters.base import SYSTEM_PROMPT, is_text, user_text
-from tuneyard.exporters.tokens import TOKENIZER, TokenCounter, count_examples, encoding
+from tuneyard.datasets.exports.formats import EXPORTERS, training_text
+from tuneyard.datasets.exports.formats.base import SYSTEM_PROMPT, is_text, user_text
+from tuneyard.datasets.exports.formats.tokens import TOKENIZER, TokenCounter, count_examples, encoding
+from tuneyard.datasets.models import ExportFormat, FrozenExample, Split
 
 SCORE = 0.8765
 
@@ -132,7 +132,7 @@ socket.create_connection = refuse
 socket.getaddrinfo = refuse
 import os
 os.environ["TIKTOKEN_CACHE_DIR"] = ""  # no cached copy either: the file shipped in the package
-from tuneyard.exporters.tokens import TokenCounter
+from tuneyard.datasets.exports.formats.tokens import TokenCounter
 print(TokenCounter().count("Write a LinkedIn post about our launch"))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

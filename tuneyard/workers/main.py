@@ -7,7 +7,6 @@ import contextlib
 import importlib
 import logging
 import os
-import pkgutil
 import signal
 import threading
 from typing import Any
@@ -18,22 +17,26 @@ import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
 
-from tuneyard.config import Settings
-from tuneyard.db import create_pool
-from tuneyard.domain.jobs import Job
-from tuneyard.errors import UnavailableError
-from tuneyard.services import jobs, progress
-from tuneyard.workers import actors, broker
+from tuneyard.core import queue as broker
+from tuneyard.core.config import Settings
+from tuneyard.core.db import create_pool
+from tuneyard.core.errors import UnavailableError
+from tuneyard.jobs import progress
+from tuneyard.jobs import service as jobs
+from tuneyard.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_MS = 10_000  # running jobs get this long to reach a checkpoint and hand themselves back
 
 
-def import_actor_modules() -> None:
-    """Import every module of tuneyard.workers.actors, each registering its job actors."""
-    for module in pkgutil.iter_modules(actors.__path__):
-        importlib.import_module(f"{actors.__name__}.{module.name}")
+# Each domain's tasks module registers its job actors when imported; a new job kind adds its module here.
+TASK_MODULES = ("tuneyard.datasets.exports.tasks", "tuneyard.maintenance.tasks")
+
+
+def import_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
 
 
 class Resources(Middleware):
@@ -110,7 +113,7 @@ def run_worker(settings: Settings, database_url: str, redis_url: str, threads: i
     """Run until SIGTERM or SIGINT (or until `parent_pid` is gone); running jobs go back to the queue."""
     resources = Resources(settings, database_url, redis_url, threads)
     the_broker = broker.configure(settings, redis_url, middleware=[AsyncIO(), resources])
-    import_actor_modules()
+    import_task_modules()
     names = broker.declare_actors(the_broker, resources.execute)
     worker = dramatiq.Worker(the_broker, worker_threads=threads, worker_timeout=settings.worker_poll_ms)
     # Take no more messages than there are threads, so that an idle worker elsewhere gets the rest.

@@ -1,0 +1,1 @@
+"""Auth: API tokens and checking them."""

@@ -1,0 +1,1 @@
+"""What every domain builds on: config, database, errors, migrations, pages, the queue, GraphQL parts."""

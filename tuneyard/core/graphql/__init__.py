@@ -1,0 +1,1 @@
+"""GraphQL building blocks shared by every domain: context, connections, scalars, masking, execution."""

@@ -1,0 +1,1 @@
+"""Curation: tags with undo, archive and restore, and stats over an ExampleFilter."""

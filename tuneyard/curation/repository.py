@@ -1,0 +1,179 @@
+"""SQL for curation: tagging with an undo log, archiving, and aggregates over a compiled filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from tuneyard.curation.models import Aggregate, Summary, TagOperation
+from tuneyard.examples import tags_lock as tags
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+_OPERATION_COLUMNS = "id, added, removed, affected_count, note, created_at, undone_at"
+
+
+def _operation(row: asyncpg.Record) -> TagOperation:
+    return TagOperation(**{key: row[key] for key in TagOperation.__slots__})
+
+
+# Given a CTE `changed(id, old_tags, new_tags)`, write each example's new tag set to example_tags:
+# a row for a non-empty set, none for an empty one.
+_WRITE_CHANGED = """
+    kept AS (
+        INSERT INTO example_tags AS t (example_id, tags)
+        SELECT id, new_tags FROM changed WHERE cardinality(new_tags) > 0
+        ON CONFLICT (example_id) DO UPDATE SET tags = EXCLUDED.tags
+    ), emptied AS (
+        DELETE FROM example_tags t USING changed WHERE t.example_id = changed.id AND cardinality(changed.new_tags) = 0
+    )"""
+
+
+def _set_expression(current: str, add: str, remove: str) -> str:
+    """SQL for (current + add) minus remove, as a sorted set."""
+    return (
+        f'ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest({current} || {add}) AS x WHERE x <> ALL({remove}) ORDER BY 1)'
+    )
+
+
+async def tag(
+    pool: asyncpg.Pool, where: str, params: Sequence[Any], add: list[str], remove: list[str], note: str | None,
+    filter_json: Any,
+) -> TagOperation:  # fmt: skip
+    """Add and remove tags on every matching example in one statement, logging exactly what changed."""
+    n = len(params)
+    add_p, remove_p, note_p, filter_p = f"${n + 1}::text[]", f"${n + 2}::text[]", f"${n + 3}", f"${n + 4}::jsonb"
+    sql = f"""
+    WITH target AS MATERIALIZED (
+        SELECT e.id, coalesce(t.tags, '{{}}') AS old_tags,
+               {_set_expression("coalesce(t.tags, '{}')", add_p, remove_p)} AS new_tags
+        FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
+        WHERE {where}
+    ), changed AS (
+        SELECT * FROM target WHERE new_tags <> old_tags
+    ), {_WRITE_CHANGED}, operation AS (
+        INSERT INTO tag_operations (added, removed, note, filter, affected_count)
+        SELECT {add_p}, {remove_p}, {note_p}, {filter_p}, count(*) FROM changed
+        RETURNING {_OPERATION_COLUMNS}
+    ), logged AS (
+        INSERT INTO tag_operation_changes (operation_id, example_id, added, removed)
+        SELECT operation.id, changed.id,
+               ARRAY(SELECT x FROM unnest(changed.new_tags) AS x WHERE x <> ALL(changed.old_tags)),
+               ARRAY(SELECT x FROM unnest(changed.old_tags) AS x WHERE x <> ALL(changed.new_tags))
+        FROM changed CROSS JOIN operation
+    )
+    SELECT * FROM operation
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await tags.lock(conn)  # the statement's snapshot then holds every tag change committed before it
+        row = await conn.fetchrow(sql, *params, add, remove, note, filter_json)
+    assert row is not None
+    return _operation(row)
+
+
+async def undo(pool: asyncpg.Pool, operation_id: int) -> TagOperation | None:
+    """Take off what the operation added and put back what it removed, on exactly the examples it
+    changed, leaving every other tag as it is now. None if it does not exist or was already undone."""
+    sql = f"""
+    WITH operation AS (
+        UPDATE tag_operations SET undone_at = clock_timestamp()
+        WHERE id = $1 AND undone_at IS NULL
+        RETURNING {_OPERATION_COLUMNS}
+    ), changed AS (
+        SELECT c.example_id AS id, {_set_expression("coalesce(t.tags, '{}')", "c.removed", "c.added")} AS new_tags
+        FROM tag_operation_changes c
+        JOIN operation ON c.operation_id = operation.id
+        LEFT JOIN example_tags t ON t.example_id = c.example_id
+    ), {_WRITE_CHANGED}
+    SELECT * FROM operation
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await tags.lock(conn)
+        row = await conn.fetchrow(sql, operation_id)
+    return None if row is None else _operation(row)
+
+
+async def get_operation(conn: Executor, operation_id: int) -> TagOperation | None:
+    row = await conn.fetchrow(f"SELECT {_OPERATION_COLUMNS} FROM tag_operations WHERE id = $1", operation_id)
+    return None if row is None else _operation(row)
+
+
+async def list_operations(conn: Executor, limit: int) -> list[TagOperation]:
+    rows = await conn.fetch(f"SELECT {_OPERATION_COLUMNS} FROM tag_operations ORDER BY id DESC LIMIT $1", limit)
+    return [_operation(r) for r in rows]
+
+
+async def set_archived(conn: Executor, where: str, params: Sequence[Any], archived: bool) -> int:
+    """Flip the archived flag on matching examples that do not have it yet; the number flipped."""
+    status = await conn.execute(
+        f"UPDATE examples e SET archived = {bool(archived)}, updated_at = now() "
+        f"WHERE {where} AND e.archived = {not archived}",
+        *params,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def aggregates(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> list[Aggregate]:
+    """Count, averages and dates overall, by intent, by platform and by quality bucket, from one scan.
+
+    The inner query groups the matching examples by (intent, platform, bucket) in one parallel pass;
+    the outer one rolls those few hundred groups up into the four groupings.
+    """
+    p = f"${len(params) + 1}"
+    rows = await conn.fetch(
+        f"""
+        WITH cube AS (
+            SELECT e.intent, e.platform, least(width_bucket(e.quality_score, 0, 1, {p}), {p}) AS bucket,
+                   count(*) AS n, sum(e.quality_score) AS score_sum, count(e.quality_score) AS score_n,
+                   sum(e.success::int) AS success_sum, count(e.success) AS success_n,
+                   min(e.created_at) AS earliest, max(e.created_at) AS latest
+            FROM examples e WHERE {where}
+            GROUP BY 1, 2, 3
+        )
+        SELECT grouping(intent, platform, bucket) AS grouping, intent, platform, bucket,
+               coalesce(sum(n), 0)::bigint AS count, sum(score_sum) / nullif(sum(score_n), 0) AS avg_quality_score,
+               sum(success_sum)::float8 / nullif(sum(success_n), 0) AS success_rate,
+               min(earliest) AS earliest, max(latest) AS latest
+        FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (bucket))
+        """,
+        *params,
+        buckets,
+    )
+    return [_aggregate(r) for r in rows]
+
+
+def _aggregate(row: asyncpg.Record) -> Aggregate:
+    grouping = row["grouping"]  # bit 2: intent rolled up, bit 1: platform, bit 0: bucket
+    if grouping == 0b111:
+        key: tuple[str, Any] = ("all", None)
+    elif grouping == 0b011:
+        key = ("intent", row["intent"])
+    elif grouping == 0b101:
+        key = ("platform", row["platform"])
+    else:
+        key = ("bucket", row["bucket"])
+    summary = Summary(row["count"], row["avg_quality_score"], row["success_rate"], row["earliest"], row["latest"])
+    return Aggregate(key[0], key[1], summary)
+
+
+async def count_not_archived(conn: Executor) -> int:
+    total: int = await conn.fetchval("SELECT count(*) FROM examples WHERE NOT archived")
+    return total
+
+
+async def quality_histogram(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> dict[int, int]:
+    """{bucket number 1..buckets: count}; a score of exactly 1 falls in the last bucket."""
+    return {a.key: a.summary.count for a in await aggregates(conn, where, params, buckets) if a.grouping == "bucket"}
+
+
+async def counts_by_tag(conn: Executor, where: str, params: Sequence[Any]) -> list[tuple[str, int]]:
+    """(tag, count), most frequent first; reads only the examples that have tags (rows of example_tags)."""
+    rows = await conn.fetch(
+        f"SELECT tag, count(*) AS count "
+        f"FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag "
+        f"WHERE {where} GROUP BY tag ORDER BY count DESC, tag",
+        *params,
+    )
+    return [(r["tag"], r["count"]) for r in rows]

@@ -1,0 +1,102 @@
+"""Resolvers for stats, tagging and archiving."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import strawberry
+from strawberry.types.nodes import SelectedField
+
+from tuneyard.core.graphql.context import Info
+from tuneyard.core.principal import Role
+from tuneyard.curation import service as service
+from tuneyard.curation.models import TagOperation as DomainTagOperation
+from tuneyard.curation.types import ArchiveResult, ExampleStats, TagOperation
+from tuneyard.examples.filter_input import ExampleFilter
+from tuneyard.examples.filter_sql import Filter
+
+
+def _operation(op: DomainTagOperation) -> TagOperation:
+    return TagOperation(
+        id=strawberry.ID(str(op.id)), added=op.added, removed=op.removed, affected_count=op.affected_count,
+        note=op.note, created_at=op.created_at, undone_at=op.undone_at,
+    )  # fmt: skip
+
+
+def as_filter(value: ExampleFilter | None) -> Filter | None:
+    """ExampleFilter arrives as the filter document (see schema.filters)."""
+    return cast(Filter | None, value)
+
+
+def stats(info: Info, filter: ExampleFilter | None = None) -> ExampleStats:
+    info.context.require(Role.READER)
+    return ExampleStats(stats=service.Stats(info.context.pool, as_filter(filter), _histogram_buckets(info)))
+
+
+def _histogram_buckets(info: Info) -> int:
+    """The bucket count of the (first) selected qualityHistogram, so the one scan can compute it too."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if isinstance(selection, SelectedField) and selection.name == "qualityHistogram":
+                buckets = selection.arguments.get("buckets", 5)
+                return 5 if buckets is None else int(buckets)
+    return 5
+
+
+async def tag_operations(info: Info, first: int | None = 50) -> list[TagOperation]:
+    info.context.require(Role.READER)
+    return [_operation(op) for op in await service.tag_operations(info.context.pool, 50 if first is None else first)]
+
+
+async def tag_examples(
+    info: Info,
+    where: ExampleFilter,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+    note: str | None = None,
+) -> TagOperation:
+    info.context.require(Role.CURATOR)
+    op = await service.tag_examples(info.context.pool, as_filter(where) or {}, add, remove, note)
+    return _operation(op)
+
+
+async def undo_tag_operation(info: Info, id: strawberry.ID) -> TagOperation:
+    info.context.require(Role.CURATOR)
+    return _operation(await service.undo_tag_operation(info.context.pool, id))
+
+
+async def archive_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
+    info.context.require(Role.CURATOR)
+    return ArchiveResult(affected_count=await service.archive(info.context.pool, as_filter(where) or {}))
+
+
+async def restore_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
+    info.context.require(Role.CURATOR)
+    return ArchiveResult(affected_count=await service.restore(info.context.pool, as_filter(where) or {}))
+
+
+@strawberry.type
+class Query:
+    stats: ExampleStats = strawberry.field(resolver=stats)
+    tag_operations: list[TagOperation] = strawberry.field(
+        resolver=tag_operations, description="Tag operations, newest first (first: at most 500)."
+    )
+
+
+@strawberry.type
+class Mutation:
+    tag_examples: TagOperation = strawberry.field(
+        resolver=tag_examples,
+        description="Add and remove tags on every example matching `where`, as one undoable operation.",
+    )
+    undo_tag_operation: TagOperation = strawberry.field(
+        resolver=undo_tag_operation,
+        description="Take off the tags an operation added and put back those it removed, on the examples it changed.",
+    )
+    archive_examples: ArchiveResult = strawberry.field(
+        resolver=archive_examples, description="Archive matching examples: out of default views, not deleted."
+    )
+    restore_examples: ArchiveResult = strawberry.field(
+        resolver=restore_examples,
+        description="Un-archive matching examples; here `where.archived` defaults to true.",
+    )

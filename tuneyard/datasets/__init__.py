@@ -1,0 +1,1 @@
+"""Datasets: immutable versions of a curated selection, their splits and diffs."""

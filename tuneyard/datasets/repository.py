@@ -1,0 +1,307 @@
+"""SQL for datasets: freezing a selection, current/deleted flags, member pages, diffs and export rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from tuneyard.datasets.models import (
+    Dataset,
+    DatasetExport,
+    DiffCounts,
+    DiffSide,
+    ExportFormat,
+    NewDataset,
+    Split,
+)
+from tuneyard.examples.models import Example
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+Executor = asyncpg.Pool | Connection
+
+_DATASET_COLUMNS = (
+    "id, name, version, description, filter, validation_fraction, seed, example_count, train_count, "
+    "validation_count, avg_quality_score, content_hash, is_current, created_at, deleted_at"
+)
+_EXPORT_COLUMNS = "id, dataset_id, format, split, job_id, file_name, line_count, size_bytes, sha256, created_at"
+
+# The frozen columns, in the order exporters receive them (see domain.datasets.FrozenExample).
+FROZEN_COLUMNS = (
+    "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan", "execution_result",
+    "quality_score", "success", "tags", "post_publication_metrics", "patterns_discovered", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+# Advisory locks on (class, hashtext(name)) serialise version numbering and the current flag per name.
+_NAME_LOCK_CLASS = 0x4454  # "DT"
+
+
+def _dataset(row: asyncpg.Record) -> Dataset:
+    return Dataset(**dict(row.items()))
+
+
+def _export(row: asyncpg.Record) -> DatasetExport:
+    values = dict(row.items())
+    values["format"] = ExportFormat(values["format"])
+    values["split"] = None if values["split"] is None else Split(values["split"])
+    return DatasetExport(**values)
+
+
+async def lock_name(conn: Connection, name: str) -> None:
+    """Hold the name's lock until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _NAME_LOCK_CLASS, name)
+
+
+async def create(conn: Connection, new: NewDataset, where: str, params: Sequence[Any]) -> Dataset | None:
+    """Freeze the examples matching a compiled filter as the next version of new.name, made current.
+
+    Run inside a transaction. Returns None (and the caller rolls back) when nothing matched.
+    """
+    await lock_name(conn, new.name)
+    dataset_id = await conn.fetchval(
+        """
+        INSERT INTO datasets (name, version, description, filter, validation_fraction, seed)
+        SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5 FROM datasets WHERE name = $1
+        RETURNING id
+        """,
+        new.name, new.description, new.filter, new.validation_fraction, new.seed,
+    )  # fmt: skip
+    n = len(params)
+    ds, seed, fraction = f"${n + 1}", f"${n + 2}", f"${n + 3}"
+    columns = ", ".join(FROZEN_COLUMNS)
+    # The split: the first 32 bits of md5("seed:id") as an unsigned number, against fraction * 2^32
+    # (domain.datasets.split_of is the same computation in Python). Content hashed per member for diffs;
+    # the version's hash covers every member's content and split, in example id order.
+    summary = await conn.fetchrow(
+        f"""
+        WITH frozen AS (
+            INSERT INTO dataset_examples (dataset_id, example_id, split, content_sha, {columns})
+            SELECT {ds}, e.id,
+                   CASE WHEN ('x' || substr(md5({seed}::bigint::text || ':' || e.id::text), 1, 8))::bit(32)::bigint
+                             < {fraction}::float8 * 4294967296 THEN 'VALIDATION' ELSE 'TRAIN' END,
+                   sha256(convert_to(jsonb_build_array(
+                       e.execution_id, e.user_request, e.intent, e.platform, e.business_state, e.execution_plan,
+                       e.execution_result, e.quality_score, e.success, e.tags, e.post_publication_metrics,
+                       e.patterns_discovered, extract(epoch FROM e.created_at))::text, 'UTF8')),
+                   {", ".join(f"e.{c}" for c in FROZEN_COLUMNS)}
+            FROM example_rows e WHERE {where}
+            RETURNING example_id, split, content_sha, quality_score
+        )
+        SELECT count(*) AS example_count,
+               count(*) FILTER (WHERE split = 'TRAIN') AS train_count,
+               count(*) FILTER (WHERE split = 'VALIDATION') AS validation_count,
+               avg(quality_score) AS avg_quality_score,
+               encode(sha256(string_agg(content_sha || convert_to(split, 'UTF8'), ''::bytea ORDER BY example_id)),
+                      'hex') AS content_hash
+        FROM frozen
+        """,
+        *params, dataset_id, new.seed, new.validation_fraction,
+    )  # fmt: skip
+    assert summary is not None
+    if summary["example_count"] == 0:
+        return None
+    await conn.execute("UPDATE datasets SET is_current = false WHERE name = $1 AND is_current", new.name)
+    row = await conn.fetchrow(
+        f"""
+        UPDATE datasets SET example_count = $2, train_count = $3, validation_count = $4, avg_quality_score = $5,
+                            content_hash = $6, is_current = true
+        WHERE id = $1 RETURNING {_DATASET_COLUMNS}
+        """,
+        dataset_id, summary["example_count"], summary["train_count"], summary["validation_count"],
+        summary["avg_quality_score"], summary["content_hash"],
+    )  # fmt: skip
+    assert row is not None
+    return _dataset(row)
+
+
+async def get(conn: Executor, dataset_id: int) -> Dataset | None:
+    row = await conn.fetchrow(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = $1", dataset_id)
+    return None if row is None else _dataset(row)
+
+
+async def get_many(conn: Executor, ids: Sequence[int]) -> dict[int, Dataset]:
+    rows = await conn.fetch(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ANY($1::bigint[])", list(ids))
+    return {r["id"]: _dataset(r) for r in rows}
+
+
+async def list_datasets(conn: Executor, name: str | None, include_deleted: bool) -> list[Dataset]:
+    """By name, newest version first."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_DATASET_COLUMNS} FROM datasets
+        WHERE ($1::text IS NULL OR name = $1) AND ($2 OR deleted_at IS NULL)
+        ORDER BY name, version DESC
+        """,
+        name, include_deleted,
+    )  # fmt: skip
+    return [_dataset(r) for r in rows]
+
+
+async def set_current(conn: Connection, dataset: Dataset) -> Dataset:
+    """Make a version the current one of its name; run inside a transaction holding the name's lock."""
+    await conn.execute("UPDATE datasets SET is_current = false WHERE name = $1 AND is_current", dataset.name)
+    row = await conn.fetchrow(
+        f"UPDATE datasets SET is_current = true WHERE id = $1 RETURNING {_DATASET_COLUMNS}", dataset.id
+    )
+    assert row is not None
+    return _dataset(row)
+
+
+async def soft_delete(conn: Connection, dataset: Dataset) -> Dataset:
+    """Mark deleted; if it was current, the newest remaining version of its name becomes current."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE datasets SET deleted_at = clock_timestamp(), is_current = false
+        WHERE id = $1 RETURNING {_DATASET_COLUMNS}
+        """,
+        dataset.id,
+    )
+    assert row is not None
+    if dataset.is_current:
+        await conn.execute(
+            """
+            UPDATE datasets SET is_current = true
+            WHERE id = (SELECT id FROM datasets WHERE name = $1 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1)
+            """,
+            dataset.name,
+        )
+    return _dataset(row)
+
+
+def _member_list(columns: Iterable[str], alias: str) -> str:
+    wanted = [c for c in FROZEN_COLUMNS if c in set(columns)]
+    return ", ".join([f"{alias}.example_id AS id", *(f"{alias}.{c}" for c in wanted)])
+
+
+def to_example(row: asyncpg.Record) -> Example:
+    """A frozen member as an Example: the content it had when frozen; it was not archived then."""
+    return Example(archived=False, **dict(row.items()))
+
+
+async def member_page(
+    conn: Executor, dataset_id: int, split: Split | None, after: int | None, limit: int, columns: Iterable[str]
+) -> list[Example]:
+    """Members in example id order, as frozen."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_member_list(columns, "d")} FROM dataset_examples d
+        WHERE d.dataset_id = $1 AND ($2::text IS NULL OR d.split = $2) AND ($3::bigint IS NULL OR d.example_id > $3)
+        ORDER BY d.example_id LIMIT $4
+        """,
+        dataset_id, None if split is None else split.value, after, limit,
+    )  # fmt: skip
+    return [to_example(r) for r in rows]
+
+
+async def member_count(conn: Executor, dataset_id: int, split: Split | None) -> int:
+    total: int = await conn.fetchval(
+        "SELECT count(*) FROM dataset_examples WHERE dataset_id = $1 AND ($2::text IS NULL OR split = $2)",
+        dataset_id, None if split is None else split.value,
+    )  # fmt: skip
+    return total
+
+
+async def diff_counts(conn: Executor, base_id: int, head_id: int) -> DiffCounts:
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE b.example_id IS NULL) AS added,
+               count(*) FILTER (WHERE h.example_id IS NULL) AS removed,
+               count(*) FILTER (WHERE b.example_id IS NOT NULL AND h.example_id IS NOT NULL) AS unchanged,
+               count(*) FILTER (WHERE b.content_sha <> h.content_sha) AS changed
+        FROM (SELECT example_id, content_sha FROM dataset_examples WHERE dataset_id = $1) b
+        FULL JOIN (SELECT example_id, content_sha FROM dataset_examples WHERE dataset_id = $2) h
+            ON b.example_id = h.example_id
+        """,
+        base_id, head_id,
+    )  # fmt: skip
+    assert row is not None
+    return DiffCounts(**dict(row.items()))
+
+
+async def diff_page(
+    conn: Executor, side: DiffSide, base_id: int, head_id: int, after: int | None, limit: int, columns: Iterable[str]
+) -> list[Example]:
+    """One page of added (from head), removed (from base) or changed (from head) members, by example id."""
+    listed, other = (base_id, head_id) if side is DiffSide.REMOVED else (head_id, base_id)
+    if side is DiffSide.CHANGED:
+        condition = "EXISTS (SELECT 1 FROM dataset_examples o WHERE o.dataset_id = $2 AND o.example_id = d.example_id AND o.content_sha <> d.content_sha)"
+    else:
+        condition = (
+            "NOT EXISTS (SELECT 1 FROM dataset_examples o WHERE o.dataset_id = $2 AND o.example_id = d.example_id)"
+        )
+    rows = await conn.fetch(
+        f"""
+        SELECT {_member_list(columns, "d")} FROM dataset_examples d
+        WHERE d.dataset_id = $1 AND ($3::bigint IS NULL OR d.example_id > $3) AND {condition}
+        ORDER BY d.example_id LIMIT $4
+        """,
+        listed, other, after, limit,
+    )  # fmt: skip
+    return [to_example(r) for r in rows]
+
+
+_JSON_COLUMNS = {"business_state", "execution_plan", "execution_result", "post_publication_metrics"}
+
+# Every member of a version ($1) in example id order, for a server-side cursor: FrozenExample's fields in
+# order, JSON as its stored text (decoding it would be most of an export's cost).
+STREAM_SQL = "SELECT example_id, split, {} FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id".format(
+    ", ".join(f"{c}::text" if c in _JSON_COLUMNS else c for c in FROZEN_COLUMNS)
+)
+
+# The same members with only what a training text is made of (see exporters.base.user_text), for the
+# formats built from it alone: fewer columns to send and decode.
+STREAM_TEXT_SQL = (
+    "SELECT example_id, split, user_request, intent, platform, business_state::text, execution_plan::text "
+    "FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id"
+)
+
+
+async def exports_of(conn: Executor, dataset_id: int) -> list[DatasetExport]:
+    rows = await conn.fetch(
+        f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE dataset_id = $1 ORDER BY id", dataset_id
+    )
+    return [_export(r) for r in rows]
+
+
+async def exports_of_job(conn: Executor, job_id: str) -> list[DatasetExport]:
+    rows = await conn.fetch(f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE job_id = $1 ORDER BY id", job_id)
+    return [_export(r) for r in rows]
+
+
+async def get_export(conn: Executor, export_id: int) -> DatasetExport | None:
+    row = await conn.fetchrow(f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE id = $1", export_id)
+    return None if row is None else _export(row)
+
+
+class _AlreadyRecorded(Exception):
+    """Raised inside the recording transaction to roll it back."""
+
+
+async def record_exports(
+    conn: Connection, dataset_id: int, fmt: ExportFormat, job_id: str | None, files: Sequence[dict[str, Any]]
+) -> list[DatasetExport] | None:
+    """Record written files all together; None (nothing recorded) when this job already recorded its files."""
+    try:
+        async with conn.transaction():
+            found = []
+            for f in files:
+                row = await conn.fetchrow(
+                    f"""
+                    INSERT INTO dataset_exports
+                        (dataset_id, format, split, job_id, file_name, line_count, size_bytes, sha256)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (job_id, coalesce(split, '')) WHERE job_id IS NOT NULL DO NOTHING
+                    RETURNING {_EXPORT_COLUMNS}
+                    """,
+                    dataset_id, fmt.value, f["split"], job_id, f["file_name"], f["line_count"], f["size_bytes"],
+                    f["sha256"],
+                )  # fmt: skip
+                if row is None:
+                    raise _AlreadyRecorded
+                found.append(_export(row))
+            return found
+    except _AlreadyRecorded:
+        return None

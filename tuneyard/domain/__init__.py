@@ -1,1 +1,0 @@
-"""Plain dataclasses, enums and pure functions; nothing here does I/O."""

@@ -1,0 +1,1 @@
+"""Examples: recording and reading the orchestrator's executions, and the ExampleFilter compiler."""

@@ -1,0 +1,1 @@
+"""Jobs: rows, the checkpointed runner, live progress and recovery."""

@@ -1,0 +1,49 @@
+"""What a server process runs for jobs: the broker to send messages, the progress hub, and a reaper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from tuneyard.core import queue as broker
+from tuneyard.core.config import Settings
+from tuneyard.jobs import progress
+from tuneyard.jobs import service as jobs
+
+log = logging.getLogger(__name__)
+
+
+async def _reap_forever(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Workers reap too; the server does it as well so that a job never stays RUNNING when every worker is gone."""
+    while True:
+        await asyncio.sleep(settings.job_reap_seconds)
+        try:
+            await jobs.recover(
+                pool, settings.job_stale_seconds, settings.job_max_attempts, settings.job_requeue_seconds
+            )
+        except (asyncpg.PostgresError, OSError) as error:
+            log.warning("job reaper: %s", error)
+
+
+@contextlib.asynccontextmanager
+async def serving_jobs(settings: Settings, pool: asyncpg.Pool, redis_url: str) -> AsyncIterator[progress.ProgressHub]:
+    """Configure this process to start jobs and announce changes; yields the started ProgressHub."""
+    broker.configure(settings, redis_url)
+    client = progress.async_redis(redis_url)
+    progress.configure(client, settings.queue_namespace)
+    hub = progress.ProgressHub(pool, redis_url, progress.channel_name(settings.queue_namespace))
+    await hub.start()
+    reaper = asyncio.create_task(_reap_forever(pool, settings))
+    try:
+        yield hub
+    finally:
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await hub.stop()
+        await client.aclose()
+        broker.close()

@@ -1,1 +1,0 @@
-"""SQL in, domain objects out."""

@@ -1,1 +1,0 @@
-"""Use cases shared by the GraphQL resolvers and the workers."""
