@@ -11,8 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from tests.conftest import _create_database, _drop_database
-from tests.support import Server, service_env, tuneyard
+from tests.support import Server, databases, service_env, tuneyard
 
 ADMIN_URL = os.environ.get("TUNEYARD_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TUNEYARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -30,11 +29,11 @@ __all__ = [
 
 
 async def create_database() -> str:
-    return await _create_database(ADMIN_URL)
+    return await databases.create_database(ADMIN_URL)
 
 
 async def drop_database(url: str) -> None:
-    await _drop_database(ADMIN_URL, url)
+    await databases.drop_database(ADMIN_URL, url)
 
 
 def start_server(database_url: str) -> tuple[Server, str]:

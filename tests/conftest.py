@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from tests.datasets_support import DATASET_TABLES
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
+from tests.support.databases import create_database, drop_database
+from tests.support.datasets import DATASET_TABLES
 from tuneyard.core.db import create_pool
-from tuneyard.core.migrations import migrate
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
@@ -45,44 +45,12 @@ def backing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
             service.stop()
 
 
-def _with_database(url: str, name: str) -> str:
-    if "?" in url:
-        base, query = url.split("?", 1)
-        return f"{base.rsplit('/', 1)[0]}/{name}?{query}"
-    return f"{url.rsplit('/', 1)[0]}/{name}"
-
-
-async def _create_database(admin_url: str) -> str:
-    name = f"tuneyard_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(admin_url, name)
-    connection = await asyncpg.connect(url)
-    try:
-        await migrate(connection)
-    finally:
-        await connection.close()
-    return url
-
-
-async def _drop_database(admin_url: str, url: str) -> None:
-    name = url.split("?")[0].rsplit("/", 1)[1]
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="session")
 def database_url(backing: tuple[str, str]) -> Iterator[str]:
     """A freshly migrated database of its own for this test session."""
-    url = asyncio.run(_create_database(backing[0]))
+    url = asyncio.run(create_database(backing[0]))
     yield url
-    asyncio.run(_drop_database(backing[0], url))
+    asyncio.run(drop_database(backing[0], url))
 
 
 @pytest.fixture(scope="session")

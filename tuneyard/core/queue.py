@@ -16,11 +16,10 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from tuneyard.core.config import Settings
 from tuneyard.core.errors import UnavailableError
+from tuneyard.core.redis import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +49,11 @@ def registered() -> dict[str, Work]:
     return dict(_works)
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A client that fails fast (one retry, short timeouts) so that callers can report Redis as down."""
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), 1), health_check_interval=30
-    )
-
-
 def configure(settings: Settings, redis_url: str, middleware: Sequence[Middleware] = ()) -> RedisBroker:
     """Make the process's broker: keys under the queue namespace, only the middleware given."""
     global _broker
     broker = RedisBroker(
-        client=redis_client(redis_url),
+        client=sync_client(redis_url),
         namespace=settings.queue_namespace,
         heartbeat_timeout=BROKER_HEARTBEAT_MS,
         middleware=list(middleware),

@@ -22,11 +22,10 @@ import asyncpg
 import orjson
 import redis
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from tuneyard.core.errors import UnavailableError
 from tuneyard.core.graphql.fanout import Shared
+from tuneyard.core.redis import async_client
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs.models import Job, JobKind
 
@@ -39,13 +38,6 @@ RECONNECT_SECONDS = 0.5
 
 def channel_name(namespace: str) -> str:
     return f"{namespace}:job-changes"
-
-
-def async_redis(url: str, retries: int = 1) -> aioredis.Redis:
-    """Fails fast instead of retrying for seconds, so that callers can tell clients Redis is down."""
-    return aioredis.Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), retries), socket_keepalive=True
-    )
 
 
 _announcer: tuple[aioredis.Redis, str] | None = None
@@ -148,7 +140,7 @@ class ProgressHub:
     async def _listen(self) -> None:
         while True:
             # No silent reconnects: after a gap, subscribers must be told that they may have missed changes.
-            client = async_redis(self._redis_url, retries=0)
+            client = async_client(self._redis_url, retries=0)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)

@@ -11,6 +11,7 @@ import asyncpg
 
 from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
+from tuneyard.core.redis import async_client
 from tuneyard.jobs import progress
 from tuneyard.jobs import service as jobs
 
@@ -33,7 +34,7 @@ async def _reap_forever(pool: asyncpg.Pool, settings: Settings) -> None:
 async def serving_jobs(settings: Settings, pool: asyncpg.Pool, redis_url: str) -> AsyncIterator[progress.ProgressHub]:
     """Configure this process to start jobs and announce changes; yields the started ProgressHub."""
     broker.configure(settings, redis_url)
-    client = progress.async_redis(redis_url)
+    client = async_client(redis_url)
     progress.configure(client, settings.queue_namespace)
     hub = progress.ProgressHub(pool, redis_url, progress.channel_name(settings.queue_namespace))
     await hub.start()

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -23,6 +22,7 @@ from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import UnauthenticatedError
 from tuneyard.core.graphql.context import Context
+from tuneyard.core.redis import async_client
 from tuneyard.datasets.exports.service import export_file
 from tuneyard.jobs.runtime import serving_jobs
 from tuneyard.schema import schema
@@ -132,7 +132,7 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = await create_pool(database_url, max_size=settings.db_pool_size)
-        redis_client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        redis_client = async_client(redis_url)
         shared.update(pool=pool, redis=redis_client, authenticator=Authenticator(pool, settings.token_cache_seconds))
         app.state.pool, app.state.redis = pool, redis_client
         # Start-up objects live forever: keep them out of every collection, and collect the young

@@ -21,6 +21,7 @@ from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import UnavailableError
+from tuneyard.core.redis import async_client
 from tuneyard.jobs import progress
 from tuneyard.jobs import service as jobs
 from tuneyard.jobs.models import Job
@@ -69,7 +70,7 @@ class Resources(Middleware):
 
     async def _open(self) -> None:
         self.pool = await create_pool(self.database_url, max_size=self.threads + 2)
-        self.redis = progress.async_redis(self.redis_url)
+        self.redis = async_client(self.redis_url)
         progress.configure(self.redis, self.settings.queue_namespace)
         self.reaper = asyncio.create_task(self._reap_forever())
 

@@ -8,9 +8,8 @@ import asyncpg
 import pytest
 
 from bench.data import examples as generate
-from tests.api.test_record_examples import RECORD
-from tests.oracle import matches
-from tests.support import GraphQLClient
+from tests.support import RECORD, GraphQLClient
+from tests.support.oracle import matches
 
 PAGE = """query($f: ExampleFilter, $o: ExampleOrder, $n: Int, $after: String) {
   examples(filter: $f, orderBy: $o, first: $n, after: $after) {

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from bench.data import examples as generate
-from tests.datasets_support import expected_split, load, new_examples, snapshot
-from tests.oracle import matches
+from tests.support.datasets import expected_split, load, new_examples, snapshot
+from tests.support.oracle import matches
 from tuneyard.core.errors import ConflictError, ValidationError
 from tuneyard.curation import service as curation
 from tuneyard.datasets import service as service

@@ -10,9 +10,8 @@ import asyncpg
 import pytest
 
 from bench.data import examples as generate
-from tests.api.test_record_examples import RECORD
-from tests.oracle import matches
-from tests.support import GraphQLClient
+from tests.support import RECORD, GraphQLClient
+from tests.support.oracle import matches
 
 COUNT = 3000
 CUTOFF = datetime(2025, 12, 1, tzinfo=UTC)

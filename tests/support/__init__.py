@@ -111,6 +111,13 @@ class GraphQLClient:
         return first
 
 
+# The mutation every API test records examples with.
+RECORD = """
+mutation Record($examples: [ExampleInput!]!) {
+  recordExamples(examples: $examples) { inserted updated unchanged }
+}"""
+
+
 WS_PROTOCOLS = ("graphql-transport-ws", "graphql-ws")
 
 

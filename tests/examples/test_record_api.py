@@ -8,12 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.support import GraphQLClient, Server
-
-RECORD = """
-mutation Record($examples: [ExampleInput!]!) {
-  recordExamples(examples: $examples) { inserted updated unchanged }
-}"""
+from tests.support import RECORD, GraphQLClient, Server
 
 FIELDS = """id executionId userRequest intent platform businessState executionPlan executionResult
 qualityScore success tags archived postPublicationMetrics patternsDiscovered createdAt updatedAt"""

@@ -12,9 +12,8 @@ import orjson
 import pytest
 
 from bench.data import examples as generate
-from tests.api.test_record_examples import RECORD
-from tests.datasets_support import DATASET_TABLES
-from tests.support import GraphQLClient, Server
+from tests.support import RECORD, GraphQLClient, Server
+from tests.support.datasets import DATASET_TABLES
 
 DATASET_FIELDS = """id name version description filter exampleCount trainCount validationCount avgQualityScore
 contentHash isCurrent createdAt deletedAt"""

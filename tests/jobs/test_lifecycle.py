@@ -15,6 +15,7 @@ from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import ConflictError, NotFoundError, UnavailableError
+from tuneyard.core.redis import async_client
 from tuneyard.jobs import progress
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs import service as jobs
@@ -28,7 +29,7 @@ ACTOR = "test.nothing"  # no worker consumes this test's namespace: messages onl
 async def pool(database_url: str, redis_url: str) -> AsyncIterator[asyncpg.Pool]:
     settings = Settings(queue_namespace=f"tuneyard-it-{uuid.uuid4().hex[:10]}")
     the_broker = broker.configure(settings, redis_url)
-    client = progress.async_redis(redis_url)
+    client = async_client(redis_url)
     progress.configure(client, settings.queue_namespace)
     created = await create_pool(database_url, max_size=4)
     try:

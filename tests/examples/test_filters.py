@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from bench.data import INTENTS, PLATFORMS, TAGS
 from bench.data import examples as generate
-from tests.datasets_support import new_examples
-from tests.oracle import matches
+from tests.support.datasets import new_examples
+from tests.support.oracle import matches
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import ValidationError
 from tuneyard.examples import service as examples_service

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from bench.data import examples as generate
-from tests.datasets_support import load, new_examples
+from tests.support.datasets import load, new_examples
 from tuneyard.core.errors import ConflictError
 from tuneyard.curation import service as curation
 from tuneyard.datasets import service as service
