@@ -23,8 +23,7 @@ from bench.data import INTENT_WEIGHTS, INTENTS, PLATFORMS
 from tuneyard.core.db import create_pool
 from tuneyard.core.migrations import migrate
 from tuneyard.curation import repository as curation_sql
-from tuneyard.examples.filter_sql import compile_filter
-from tuneyard.examples.ordering import ExampleOrder
+from tuneyard.examples.service import compile_filter
 
 FILTER = {"intent": {"eq": "publish"}, "qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
 PAGE = """query($f: ExampleFilter, $after: String) { examples(filter: $f, first: 50, after: $after) {
@@ -129,10 +128,10 @@ async def main() -> None:
         return body["data"]  # type: ignore[no-any-return]
 
     try:
-        where, params = compile_filter(FILTER)
-        order = ExampleOrder.CREATED_AT_DESC
+        where = compile_filter(FILTER)
+        params = where.params
         columns = "e.id, e.execution_id, e.user_request, e.intent, e.platform, e.quality_score, e.success, e.tags, e.created_at, e.updated_at"
-        page_sql = f"SELECT {columns} FROM example_rows e WHERE {where} ORDER BY {order.order_by_sql()} LIMIT 51"
+        page_sql = f"SELECT {columns} FROM example_rows e WHERE {where.sql} ORDER BY e.created_at DESC, e.id DESC LIMIT 51"
 
         first = await gql(PAGE, {"f": FILTER})
         raw_first = await pool.fetch(page_sql, *params)
@@ -150,13 +149,13 @@ async def main() -> None:
         print(f"  1,000th page / first page: {statistics.median(deep) / statistics.median(api):.2f}")
 
         stats_filter = {"qualityScore": {"gte": 0.5}, "tags": {"containsNone": ["development"]}}
-        stats_where, stats_params = compile_filter(stats_filter)
+        stats_where = compile_filter(stats_filter)
 
         async def raw_stats() -> None:
             # The statements the server runs for this selection, straight through asyncpg, concurrently as it does.
             await asyncio.gather(
-                curation_sql.aggregates(pool, stats_where, stats_params, 10),
-                curation_sql.counts_by_tag(pool, stats_where, stats_params),
+                curation_sql.aggregates(pool, stats_where, 10),
+                curation_sql.counts_by_tag(pool, stats_where),
                 curation_sql.count_not_archived(pool),
             )
 

@@ -83,7 +83,7 @@ async def test_splits_are_deterministic_disjoint_and_counted(pool: asyncpg.Pool)
         after = None
         while True:
             page = await service.members(pool, a.id, split, 500, after, {"execution_id"})
-            ids += [e.id for e in page.examples]
+            ids += [e.id for e in page.items]
             if not page.has_next_page:
                 break
             after = page.cursors[-1]
@@ -100,7 +100,7 @@ async def _all(pool: asyncpg.Pool, side: DiffSide, base: int, head: int) -> list
     after = None
     while True:
         page = await service.diff_page(pool, side, base, head, 100, after, set())
-        ids += [e.id for e in page.examples]
+        ids += [e.id for e in page.items]
         if not page.has_next_page:
             return ids
         after = page.cursors[-1]

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from tuneyard.core.errors import ValidationError
-from tuneyard.examples.models import BATCH_COLUMNS, MAX_BATCH, MAX_JSON_BYTES, NewExample, batch_columns
+from tuneyard.examples.models import MAX_BATCH, MAX_JSON_BYTES, RECORDED, NewExample, batch_columns
 
 
 def ok(i: int = 0, **changes: object) -> NewExample:
@@ -49,7 +49,7 @@ def test_columns_normalize_tags_and_keep_json() -> None:
     naive = datetime(2025, 12, 1, 9, 30)
     columns = dict(
         zip(
-            BATCH_COLUMNS,
+            [f.name for f in RECORDED],
             batch_columns([ok(0, tags=["b", "a", "b"], execution_plan={"steps": [1, 2]}), ok(1, created_at=naive)]),
             strict=True,
         )

@@ -7,14 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tuneyard.core.errors import ValidationError
-from tuneyard.examples.ordering import (
-    ExampleOrder,
-    check_page_size,
-    decode_cursor,
-    decode_id_cursor,
-    encode_cursor,
-    encode_id_cursor,
-)
+from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
 
 
 def test_round_trip_for_every_order() -> None:
@@ -35,17 +28,3 @@ def test_cursor_from_another_order_is_refused() -> None:
 def test_forged_cursor_is_refused(forged: str) -> None:
     with pytest.raises(ValidationError, match="not a cursor this server issued"):
         decode_cursor(ExampleOrder.CREATED_AT_DESC, forged)
-
-
-def test_page_size_bounds() -> None:
-    check_page_size(500)
-    with pytest.raises(ValidationError, match="between 0 and 500, got 501"):
-        check_page_size(501)
-
-
-def test_id_cursors_round_trip_and_keep_their_kind() -> None:
-    assert decode_id_cursor("job", encode_id_cursor("job", 77)) == 77
-    with pytest.raises(ValidationError, match="not a cursor this server issued for jobs"):
-        decode_id_cursor("job", encode_id_cursor("dataset member", 77))
-    with pytest.raises(ValidationError, match="for dataset members"):
-        decode_id_cursor("dataset member", "garbage")

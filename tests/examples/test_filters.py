@@ -33,8 +33,10 @@ class Database:
         return self.loop.run_until_complete(coroutine)
 
     def ids(self, spec: dict[str, Any]) -> set[int]:
-        condition, params = compile_filter(spec)
-        return {r["id"] for r in self.run(self.pool.fetch(f"SELECT e.id FROM examples e WHERE {condition}", *params))}
+        where = compile_filter(spec)
+        return {
+            r["id"] for r in self.run(self.pool.fetch(f"SELECT e.id FROM examples e WHERE {where.sql}", *where.params))
+        }
 
     def close(self) -> None:
         self.run(self.pool.close())
@@ -133,13 +135,15 @@ def test_bounds_are_enforced() -> None:
         compile_filter({"ids": list(range(MAX_LIST + 1))})
     with pytest.raises(ValidationError, match=r"filter.intent.in: at most"):
         compile_filter({"intent": {"in": ["a"] * (MAX_LIST + 1)}})
-    with pytest.raises(ValidationError, match="every id must be an example id"):
-        compile_filter({"ids": ["abc"]})
+    with pytest.raises(ValidationError, match=r"filter.ids\[1\]: 'abc' is not a valid example id"):
+        compile_filter({"ids": ["7", "abc"]})
+    with pytest.raises(ValidationError, match=r"filter.ids\[0\]: '9223372036854775808' is not a valid example id"):
+        compile_filter({"ids": [str(2**63)]})
     with pytest.raises(ValidationError, match="must not be empty"):
         compile_filter({"text": "  "})
 
 
 def test_values_never_reach_sql_text() -> None:
-    condition, params = compile_filter({"intent": {"eq": "x'; DROP TABLE examples; --"}, "text": "a' OR 1=1"})
-    assert "DROP" not in condition and "1=1" not in condition
-    assert params == ["x'; DROP TABLE examples; --", "a' OR 1=1"]
+    where = compile_filter({"intent": {"eq": "x'; DROP TABLE examples; --"}, "text": "a' OR 1=1"})
+    assert "DROP" not in where.sql and "1=1" not in where.sql
+    assert where.params == ["x'; DROP TABLE examples; --", "a' OR 1=1"]

@@ -10,15 +10,14 @@ import asyncpg
 
 from bench.data import examples as generate
 from tuneyard.examples import service as examples_service
-from tuneyard.examples.models import NewExample
-from tuneyard.examples.types import EXAMPLE_COLUMNS
+from tuneyard.examples.models import COLUMN_OF, NewExample
 
 DATASET_TABLES = "TRUNCATE examples, datasets, dataset_examples, dataset_exports RESTART IDENTITY CASCADE"
 
 
 def new_examples(rows: list[dict[str, Any]]) -> list[NewExample]:
     return [
-        NewExample(**{EXAMPLE_COLUMNS[k]: (datetime.fromisoformat(v) if k == "createdAt" else v) for k, v in r.items()})
+        NewExample(**{COLUMN_OF[k]: (datetime.fromisoformat(v) if k == "createdAt" else v) for k, v in r.items()})
         for r in rows
     ]
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+Pool = asyncpg.Pool
+Executor = Pool | Connection
 
 
 def _encode_json(value: Any) -> str:
@@ -38,3 +45,16 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A parameterised SQL condition over the alias `e` (an example), with its $1..$n values."""
+
+    sql: str
+    params: Sequence[Any]
+
+
+async def xact_lock(conn: Connection, key: int) -> None:
+    """Hold the advisory lock `key` until the surrounding transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)

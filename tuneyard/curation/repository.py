@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
+from tuneyard.core.db import Condition, Executor, Pool, xact_lock
 from tuneyard.curation.models import Aggregate, Summary, TagOperation
-from tuneyard.examples import tags_lock as tags
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from tuneyard.examples.models import TAGS_LOCK
 
 _OPERATION_COLUMNS = "id, added, removed, affected_count, note, created_at, undone_at"
 
@@ -39,18 +37,18 @@ def _set_expression(current: str, add: str, remove: str) -> str:
 
 
 async def tag(
-    pool: asyncpg.Pool, where: str, params: Sequence[Any], add: list[str], remove: list[str], note: str | None,
+    pool: Pool, where: Condition, add: list[str], remove: list[str], note: str | None,
     filter_json: Any,
 ) -> TagOperation:  # fmt: skip
     """Add and remove tags on every matching example in one statement, logging exactly what changed."""
-    n = len(params)
+    n = len(where.params)
     add_p, remove_p, note_p, filter_p = f"${n + 1}::text[]", f"${n + 2}::text[]", f"${n + 3}", f"${n + 4}::jsonb"
     sql = f"""
     WITH target AS MATERIALIZED (
         SELECT e.id, coalesce(t.tags, '{{}}') AS old_tags,
                {_set_expression("coalesce(t.tags, '{}')", add_p, remove_p)} AS new_tags
         FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
-        WHERE {where}
+        WHERE {where.sql}
     ), changed AS (
         SELECT * FROM target WHERE new_tags <> old_tags
     ), {_WRITE_CHANGED}, operation AS (
@@ -67,8 +65,8 @@ async def tag(
     SELECT * FROM operation
     """
     async with pool.acquire() as conn, conn.transaction():
-        await tags.lock(conn)  # the statement's snapshot then holds every tag change committed before it
-        row = await conn.fetchrow(sql, *params, add, remove, note, filter_json)
+        await xact_lock(conn, TAGS_LOCK)  # the statement's snapshot then holds every tag change committed before it
+        row = await conn.fetchrow(sql, *where.params, add, remove, note, filter_json)
     assert row is not None
     return _operation(row)
 
@@ -90,7 +88,7 @@ async def undo(pool: asyncpg.Pool, operation_id: int) -> TagOperation | None:
     SELECT * FROM operation
     """
     async with pool.acquire() as conn, conn.transaction():
-        await tags.lock(conn)
+        await xact_lock(conn, TAGS_LOCK)
         row = await conn.fetchrow(sql, operation_id)
     return None if row is None else _operation(row)
 
@@ -105,23 +103,23 @@ async def list_operations(conn: Executor, limit: int) -> list[TagOperation]:
     return [_operation(r) for r in rows]
 
 
-async def set_archived(conn: Executor, where: str, params: Sequence[Any], archived: bool) -> int:
+async def set_archived(conn: Executor, where: Condition, archived: bool) -> int:
     """Flip the archived flag on matching examples that do not have it yet; the number flipped."""
     status = await conn.execute(
         f"UPDATE examples e SET archived = {bool(archived)}, updated_at = now() "
-        f"WHERE {where} AND e.archived = {not archived}",
-        *params,
+        f"WHERE {where.sql} AND e.archived = {not archived}",
+        *where.params,
     )
     return int(status.rsplit(" ", 1)[1])
 
 
-async def aggregates(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> list[Aggregate]:
+async def aggregates(conn: Executor, where: Condition, buckets: int) -> list[Aggregate]:
     """Count, averages and dates overall, by intent, by platform and by quality bucket, from one scan.
 
     The inner query groups the matching examples by (intent, platform, bucket) in one parallel pass;
     the outer one rolls those few hundred groups up into the four groupings.
     """
-    p = f"${len(params) + 1}"
+    p = f"${len(where.params) + 1}"
     rows = await conn.fetch(
         f"""
         WITH cube AS (
@@ -129,7 +127,7 @@ async def aggregates(conn: Executor, where: str, params: Sequence[Any], buckets:
                    count(*) AS n, sum(e.quality_score) AS score_sum, count(e.quality_score) AS score_n,
                    sum(e.success::int) AS success_sum, count(e.success) AS success_n,
                    min(e.created_at) AS earliest, max(e.created_at) AS latest
-            FROM examples e WHERE {where}
+            FROM examples e WHERE {where.sql}
             GROUP BY 1, 2, 3
         )
         SELECT grouping(intent, platform, bucket) AS grouping, intent, platform, bucket,
@@ -138,7 +136,7 @@ async def aggregates(conn: Executor, where: str, params: Sequence[Any], buckets:
                min(earliest) AS earliest, max(latest) AS latest
         FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (bucket))
         """,
-        *params,
+        *where.params,
         buckets,
     )
     return [_aggregate(r) for r in rows]
@@ -163,17 +161,17 @@ async def count_not_archived(conn: Executor) -> int:
     return total
 
 
-async def quality_histogram(conn: Executor, where: str, params: Sequence[Any], buckets: int) -> dict[int, int]:
+async def quality_histogram(conn: Executor, where: Condition, buckets: int) -> dict[int, int]:
     """{bucket number 1..buckets: count}; a score of exactly 1 falls in the last bucket."""
-    return {a.key: a.summary.count for a in await aggregates(conn, where, params, buckets) if a.grouping == "bucket"}
+    return {a.key: a.summary.count for a in await aggregates(conn, where, buckets) if a.grouping == "bucket"}
 
 
-async def counts_by_tag(conn: Executor, where: str, params: Sequence[Any]) -> list[tuple[str, int]]:
+async def counts_by_tag(conn: Executor, where: Condition) -> list[tuple[str, int]]:
     """(tag, count), most frequent first; reads only the examples that have tags (rows of example_tags)."""
     rows = await conn.fetch(
         f"SELECT tag, count(*) AS count "
         f"FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag "
-        f"WHERE {where} GROUP BY tag ORDER BY count DESC, tag",
-        *params,
+        f"WHERE {where.sql} GROUP BY tag ORDER BY count DESC, tag",
+        *where.params,
     )
     return [(r["tag"], r["count"]) for r in rows]

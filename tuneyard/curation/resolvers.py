@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import strawberry
 from strawberry.types.nodes import SelectedField
 
@@ -12,8 +10,7 @@ from tuneyard.core.principal import Role
 from tuneyard.curation import service as service
 from tuneyard.curation.models import TagOperation as DomainTagOperation
 from tuneyard.curation.types import ArchiveResult, ExampleStats, TagOperation
-from tuneyard.examples.filter_input import ExampleFilter
-from tuneyard.examples.filter_sql import Filter
+from tuneyard.examples.filter_input import ExampleFilter, as_filter
 
 
 def _operation(op: DomainTagOperation) -> TagOperation:
@@ -21,11 +18,6 @@ def _operation(op: DomainTagOperation) -> TagOperation:
         id=strawberry.ID(str(op.id)), added=op.added, removed=op.removed, affected_count=op.affected_count,
         note=op.note, created_at=op.created_at, undone_at=op.undone_at,
     )  # fmt: skip
-
-
-def as_filter(value: ExampleFilter | None) -> Filter | None:
-    """ExampleFilter arrives as the filter document (see schema.filters)."""
-    return cast(Filter | None, value)
 
 
 def stats(info: Info, filter: ExampleFilter | None = None) -> ExampleStats:
@@ -56,7 +48,7 @@ async def tag_examples(
     note: str | None = None,
 ) -> TagOperation:
     info.context.require(Role.CURATOR)
-    op = await service.tag_examples(info.context.pool, as_filter(where) or {}, add, remove, note)
+    op = await service.tag_examples(info.context.pool, as_filter(where), add, remove, note)
     return _operation(op)
 
 
@@ -67,12 +59,12 @@ async def undo_tag_operation(info: Info, id: strawberry.ID) -> TagOperation:
 
 async def archive_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
     info.context.require(Role.CURATOR)
-    return ArchiveResult(affected_count=await service.archive(info.context.pool, as_filter(where) or {}))
+    return ArchiveResult(affected_count=await service.archive(info.context.pool, as_filter(where)))
 
 
 async def restore_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
     info.context.require(Role.CURATOR)
-    return ArchiveResult(affected_count=await service.restore(info.context.pool, as_filter(where) or {}))
+    return ArchiveResult(affected_count=await service.restore(info.context.pool, as_filter(where)))
 
 
 @strawberry.type

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,13 +130,3 @@ class DiffSide(enum.Enum):
     ADDED = "ADDED"  # in head, not in base
     REMOVED = "REMOVED"  # in base, not in head
     CHANGED = "CHANGED"  # in both, content differs (listed as frozen in head)
-
-
-def split_of(seed: int, example_id: int, validation_fraction: float) -> Split:
-    """The split an example lands in: md5("seed:id") read as a number in [0, 1) against the fraction.
-
-    The same computation runs in SQL at freeze time (repositories.datasets); this is its reference.
-    A higher fraction only moves examples from TRAIN to VALIDATION, never back.
-    """
-    point = int(hashlib.md5(f"{seed}:{example_id}".encode()).hexdigest()[:8], 16) / 2**32
-    return Split.VALIDATION if point < validation_fraction else Split.TRAIN

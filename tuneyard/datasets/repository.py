@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from tuneyard.core.db import Condition, Connection, Executor
 from tuneyard.datasets.models import (
     Dataset,
-    DatasetExport,
     DiffCounts,
     DiffSide,
-    ExportFormat,
     NewDataset,
     Split,
 )
-from tuneyard.examples.models import Example
-
-Connection = asyncpg.Connection | PoolConnectionProxy
-Executor = asyncpg.Pool | Connection
+from tuneyard.examples.models import FROZEN, Example
 
 _DATASET_COLUMNS = (
     "id, name, version, description, filter, validation_fraction, seed, example_count, train_count, "
     "validation_count, avg_quality_score, content_hash, is_current, created_at, deleted_at"
 )
-_EXPORT_COLUMNS = "id, dataset_id, format, split, job_id, file_name, line_count, size_bytes, sha256, created_at"
 
-# The frozen columns, in the order exporters receive them (see domain.datasets.FrozenExample).
-FROZEN_COLUMNS = (
-    "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan", "execution_result",
-    "quality_score", "success", "tags", "post_publication_metrics", "patterns_discovered", "created_at",
-    "updated_at",
-)  # fmt: skip
+FROZEN_COLUMNS = [f.name for f in FROZEN]
+# A member's content hash: its hashed fields in FIELDS order, the time as epoch seconds (stable across zones).
+_HASHED = ", ".join(
+    f"extract(epoch FROM e.{f.name})" if f.name == "created_at" else f"e.{f.name}" for f in FROZEN if f.hashed
+)
 
 # Advisory locks on (class, hashtext(name)) serialise version numbering and the current flag per name.
 _NAME_LOCK_CLASS = 0x4454  # "DT"
@@ -43,19 +35,12 @@ def _dataset(row: asyncpg.Record) -> Dataset:
     return Dataset(**dict(row.items()))
 
 
-def _export(row: asyncpg.Record) -> DatasetExport:
-    values = dict(row.items())
-    values["format"] = ExportFormat(values["format"])
-    values["split"] = None if values["split"] is None else Split(values["split"])
-    return DatasetExport(**values)
-
-
 async def lock_name(conn: Connection, name: str) -> None:
     """Hold the name's lock until the transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _NAME_LOCK_CLASS, name)
 
 
-async def create(conn: Connection, new: NewDataset, where: str, params: Sequence[Any]) -> Dataset | None:
+async def create(conn: Connection, new: NewDataset, where: Condition) -> Dataset | None:
     """Freeze the examples matching a compiled filter as the next version of new.name, made current.
 
     Run inside a transaction. Returns None (and the caller rolls back) when nothing matched.
@@ -69,7 +54,7 @@ async def create(conn: Connection, new: NewDataset, where: str, params: Sequence
         """,
         new.name, new.description, new.filter, new.validation_fraction, new.seed,
     )  # fmt: skip
-    n = len(params)
+    n = len(where.params)
     ds, seed, fraction = f"${n + 1}", f"${n + 2}", f"${n + 3}"
     columns = ", ".join(FROZEN_COLUMNS)
     # The split: the first 32 bits of md5("seed:id") as an unsigned number, against fraction * 2^32
@@ -82,12 +67,9 @@ async def create(conn: Connection, new: NewDataset, where: str, params: Sequence
             SELECT {ds}, e.id,
                    CASE WHEN ('x' || substr(md5({seed}::bigint::text || ':' || e.id::text), 1, 8))::bit(32)::bigint
                              < {fraction}::float8 * 4294967296 THEN 'VALIDATION' ELSE 'TRAIN' END,
-                   sha256(convert_to(jsonb_build_array(
-                       e.execution_id, e.user_request, e.intent, e.platform, e.business_state, e.execution_plan,
-                       e.execution_result, e.quality_score, e.success, e.tags, e.post_publication_metrics,
-                       e.patterns_discovered, extract(epoch FROM e.created_at))::text, 'UTF8')),
+                   sha256(convert_to(jsonb_build_array({_HASHED})::text, 'UTF8')),
                    {", ".join(f"e.{c}" for c in FROZEN_COLUMNS)}
-            FROM example_rows e WHERE {where}
+            FROM example_rows e WHERE {where.sql}
             RETURNING example_id, split, content_sha, quality_score
         )
         SELECT count(*) AS example_count,
@@ -98,7 +80,7 @@ async def create(conn: Connection, new: NewDataset, where: str, params: Sequence
                       'hex') AS content_hash
         FROM frozen
         """,
-        *params, dataset_id, new.seed, new.validation_fraction,
+        *where.params, dataset_id, new.seed, new.validation_fraction,
     )  # fmt: skip
     assert summary is not None
     if summary["example_count"] == 0:
@@ -120,11 +102,6 @@ async def create(conn: Connection, new: NewDataset, where: str, params: Sequence
 async def get(conn: Executor, dataset_id: int) -> Dataset | None:
     row = await conn.fetchrow(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = $1", dataset_id)
     return None if row is None else _dataset(row)
-
-
-async def get_many(conn: Executor, ids: Sequence[int]) -> dict[int, Dataset]:
-    rows = await conn.fetch(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ANY($1::bigint[])", list(ids))
-    return {r["id"]: _dataset(r) for r in rows}
 
 
 async def list_datasets(conn: Executor, name: str | None, include_deleted: bool) -> list[Dataset]:
@@ -241,67 +218,3 @@ async def diff_page(
         listed, other, after, limit,
     )  # fmt: skip
     return [to_example(r) for r in rows]
-
-
-_JSON_COLUMNS = {"business_state", "execution_plan", "execution_result", "post_publication_metrics"}
-
-# Every member of a version ($1) in example id order, for a server-side cursor: FrozenExample's fields in
-# order, JSON as its stored text (decoding it would be most of an export's cost).
-STREAM_SQL = "SELECT example_id, split, {} FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id".format(
-    ", ".join(f"{c}::text" if c in _JSON_COLUMNS else c for c in FROZEN_COLUMNS)
-)
-
-# The same members with only what a training text is made of (see exporters.base.user_text), for the
-# formats built from it alone: fewer columns to send and decode.
-STREAM_TEXT_SQL = (
-    "SELECT example_id, split, user_request, intent, platform, business_state::text, execution_plan::text "
-    "FROM dataset_examples WHERE dataset_id = $1 ORDER BY example_id"
-)
-
-
-async def exports_of(conn: Executor, dataset_id: int) -> list[DatasetExport]:
-    rows = await conn.fetch(
-        f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE dataset_id = $1 ORDER BY id", dataset_id
-    )
-    return [_export(r) for r in rows]
-
-
-async def exports_of_job(conn: Executor, job_id: str) -> list[DatasetExport]:
-    rows = await conn.fetch(f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE job_id = $1 ORDER BY id", job_id)
-    return [_export(r) for r in rows]
-
-
-async def get_export(conn: Executor, export_id: int) -> DatasetExport | None:
-    row = await conn.fetchrow(f"SELECT {_EXPORT_COLUMNS} FROM dataset_exports WHERE id = $1", export_id)
-    return None if row is None else _export(row)
-
-
-class _AlreadyRecorded(Exception):
-    """Raised inside the recording transaction to roll it back."""
-
-
-async def record_exports(
-    conn: Connection, dataset_id: int, fmt: ExportFormat, job_id: str | None, files: Sequence[dict[str, Any]]
-) -> list[DatasetExport] | None:
-    """Record written files all together; None (nothing recorded) when this job already recorded its files."""
-    try:
-        async with conn.transaction():
-            found = []
-            for f in files:
-                row = await conn.fetchrow(
-                    f"""
-                    INSERT INTO dataset_exports
-                        (dataset_id, format, split, job_id, file_name, line_count, size_bytes, sha256)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    ON CONFLICT (job_id, coalesce(split, '')) WHERE job_id IS NOT NULL DO NOTHING
-                    RETURNING {_EXPORT_COLUMNS}
-                    """,
-                    dataset_id, fmt.value, f["split"], job_id, f["file_name"], f["line_count"], f["size_bytes"],
-                    f["sha256"],
-                )  # fmt: skip
-                if row is None:
-                    raise _AlreadyRecorded
-                found.append(_export(row))
-            return found
-    except _AlreadyRecorded:
-        return None

@@ -6,11 +6,11 @@ import strawberry
 
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
-from tuneyard.curation.resolvers import as_filter
 from tuneyard.datasets import service as service
 from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import ExportFormat, NewDataset
 from tuneyard.datasets.types import CreateDatasetInput, Dataset, DatasetDiff, dataset_to_schema
+from tuneyard.examples.filter_input import as_filter
 from tuneyard.jobs.resolvers import to_schema as job_to_schema
 from tuneyard.jobs.types import Job
 
@@ -38,7 +38,7 @@ async def create_dataset(info: Info, input: CreateDatasetInput) -> Dataset:
     new = NewDataset(
         name=input.name,
         description=input.description,
-        filter=dict(as_filter(input.where) or {}),
+        filter=dict(as_filter(input.where)),
         validation_fraction=0.0 if input.validation_fraction is None else input.validation_fraction,
         seed=0 if input.seed is None else input.seed,
     )

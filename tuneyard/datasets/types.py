@@ -7,16 +7,15 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from tuneyard.core.graphql.connection import PageInfo
+from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
-from tuneyard.core.graphql.selection import columns_at
 from tuneyard.datasets import service as service
+from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import Dataset as DomainDataset
 from tuneyard.datasets.models import DatasetExport as DomainExport
 from tuneyard.datasets.models import DiffCounts, DiffSide, ExportFormat, Split
-from tuneyard.datasets.service import MemberPage
 from tuneyard.examples.filter_input import ExampleFilter
-from tuneyard.examples.types import EXAMPLE_COLUMNS, ExampleConnection, example_from
+from tuneyard.examples.types import Example, selected_columns
 
 # The domain enums are the GraphQL enums (strawberry.enum registers a class in place).
 strawberry.enum(Split, name="Split")
@@ -56,22 +55,6 @@ def export_to_schema(export: DomainExport) -> DatasetExport:
     )  # fmt: skip
 
 
-def _connection(info: Info, page: MemberPage, count_total: service.Counter) -> ExampleConnection:
-    return ExampleConnection(
-        nodes=[example_from(e) for e in page.examples],
-        cursors=page.cursors,
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None),
-        count_total=count_total,
-    )
-
-
-def _columns(info: Info) -> set[str]:
-    """Frozen columns the selection under this field asks for."""
-    name = info.field_name
-    columns = columns_at(info.selected_fields, (name, "nodes"), EXAMPLE_COLUMNS)
-    return columns | columns_at(info.selected_fields, (name, "edges", "node"), EXAMPLE_COLUMNS)
-
-
 @strawberry.type(description="An immutable version: its members and the content they export never change.")
 class Dataset:
     record: strawberry.Private[DomainDataset]
@@ -94,14 +77,15 @@ class Dataset:
     @strawberry.field(description="Members as frozen, in example id order (first: at most 500).")
     async def examples(
         self, info: Info, split: Split | None = None, first: int | None = 50, after: str | None = None
-    ) -> ExampleConnection:
+    ) -> Connection[Example]:
         pool, dataset_id = info.context.pool, self.record.id
-        page = await service.members(pool, dataset_id, split, 50 if first is None else first, after, _columns(info))
-        return _connection(info, page, lambda: service.member_count(pool, dataset_id, split))
+        columns = selected_columns(info)
+        page = await service.members(pool, dataset_id, split, 50 if first is None else first, after, columns)
+        return Connection[Example].of(page, lambda: service.member_count(pool, dataset_id, split))
 
     @strawberry.field(description="Files written for this version, oldest first.")
     async def exports(self, info: Info) -> list[DatasetExport]:
-        return [export_to_schema(e) for e in await service.exports(info.context.pool, self.record.id)]
+        return [export_to_schema(e) for e in await exports.exports_of(info.context.pool, self.record.id)]
 
 
 def dataset_to_schema(d: DomainDataset) -> Dataset:
@@ -141,21 +125,26 @@ class DatasetDiff:
 
     async def _side(
         self, info: Info, side: DiffSide, total: int, first: int | None, after: str | None
-    ) -> ExampleConnection:
+    ) -> Connection[Example]:
         pool = info.context.pool
         page = await service.diff_page(
-            pool, side, self.base.record.id, self.head.record.id, 50 if first is None else first, after, _columns(info)
-        )
-        return _connection(info, page, lambda: service.constant(total))
+            pool, side, self.base.record.id, self.head.record.id, 50 if first is None else first, after,
+            selected_columns(info),
+        )  # fmt: skip
+
+        async def count_total() -> int:
+            return total
+
+        return Connection[Example].of(page, count_total)
 
     @strawberry.field(description="Examples in head, not in base, as frozen in head.")
-    async def added(self, info: Info, first: int | None = 50, after: str | None = None) -> ExampleConnection:
+    async def added(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[Example]:
         return await self._side(info, DiffSide.ADDED, self.counts.added, first, after)
 
     @strawberry.field(description="Examples in base, not in head, as frozen in base.")
-    async def removed(self, info: Info, first: int | None = 50, after: str | None = None) -> ExampleConnection:
+    async def removed(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[Example]:
         return await self._side(info, DiffSide.REMOVED, self.counts.removed, first, after)
 
     @strawberry.field(description="Examples in both whose content differs, as frozen in head.")
-    async def changed(self, info: Info, first: int | None = 50, after: str | None = None) -> ExampleConnection:
+    async def changed(self, info: Info, first: int | None = 50, after: str | None = None) -> Connection[Example]:
         return await self._side(info, DiffSide.CHANGED, self.counts.changed, first, after)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
+
+from tuneyard.examples.service import Filter
 
 
 @strawberry.input
@@ -65,8 +67,13 @@ class ExampleFilter:
 
 
 def _as_mapping(cls: type, value: Mapping[str, Any], context: object) -> dict[str, Any]:
-    # The coerced input value already is the filter document services take (see domain.filters).
+    # The coerced input value already is the filter document services take (see examples.filter_sql).
     return dict(value)
 
 
 ExampleFilter.__strawberry_definition__.from_input = _as_mapping  # type: ignore[attr-defined]
+
+
+def as_filter(value: ExampleFilter | None) -> Filter:
+    """An ExampleFilter argument as the filter document it arrives as (no filter: the empty one)."""
+    return cast(Filter, value or {})

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tuneyard.core.db import Condition
 from tuneyard.core.errors import ValidationError
+from tuneyard.core.ids import parse_id
 
 MAX_DEPTH = 5
 MAX_LIST = 1000
@@ -28,13 +30,12 @@ _FIELDS = {
 
 
 class _Compiler:
-    def __init__(self, first_param: int) -> None:
+    def __init__(self) -> None:
         self.params: list[Any] = []
-        self.first_param = first_param
 
     def param(self, value: Any) -> str:
         self.params.append(value)
-        return f"${self.first_param + len(self.params) - 1}"
+        return f"${len(self.params)}"
 
     def filter(self, spec: Filter, where: str, depth: int) -> list[str]:
         if depth > MAX_DEPTH:
@@ -139,10 +140,7 @@ def _bounded(values: Sequence[Any], at: str) -> list[Any]:
 
 
 def _ids(values: Sequence[Any], at: str) -> list[int]:
-    try:
-        return [int(v) for v in _bounded(values, at)]
-    except (TypeError, ValueError):
-        raise ValidationError(f"{at}: every id must be an example id (a number)") from None
+    return [parse_id(v, "example", f"{at}[{i}]") for i, v in enumerate(_bounded(values, at))]
 
 
 def _time(value: Any, at: str) -> datetime:
@@ -154,17 +152,15 @@ def _time(value: Any, at: str) -> datetime:
         raise ValidationError(f"{at}: not an ISO 8601 date-time: {value!r}") from None
 
 
-def compile_filter(
-    spec: Filter | None, *, archived_default: bool = False, first_param: int = 1
-) -> tuple[str, list[Any]]:
-    """(SQL condition over alias `e`, parameters numbered from first_param).
+def compile_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition:
+    """The SQL condition over alias `e`, with its parameters $1..$n.
 
     When the top level does not set `archived`, only examples whose archived flag equals
     `archived_default` match (not archived, unless restoring).
     """
     spec = spec or {}
-    compiler = _Compiler(first_param)
+    compiler = _Compiler()
     parts = compiler.filter(spec, "filter", 1)
     if spec.get("archived") is None:
         parts.insert(0, "e.archived" if archived_default else "NOT e.archived")
-    return " AND ".join(parts), compiler.params
+    return Condition(" AND ".join(parts), compiler.params)

@@ -1,4 +1,4 @@
-"""Examples: one recorded execution of the orchestrator, and the rules a new one must satisfy."""
+"""Examples: one recorded execution of the orchestrator, its fields, and the rules a new one must satisfy."""
 
 from __future__ import annotations
 
@@ -17,6 +17,50 @@ MAX_USER_REQUEST = 32_768
 MAX_LABEL = 100  # intent, platform, each tag and pattern
 MAX_TAGS = 100
 MAX_JSON_BYTES = 262_144  # per JSON field, serialized
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleField:
+    """One field of an example, named as every layer names it: the one list the others are built from."""
+
+    name: str  # attribute and column (snake_case)
+    graphql: str  # the API's name (camelCase)
+    sql_type: str = "text"  # how a recorded batch sends it (JSON values and label lists travel as JSON text)
+    json: bool = False  # stored as jsonb
+    labels: bool = False  # a short list of labels (text[])
+    recorded: bool = True  # the orchestrator sends it (ExampleInput)
+    content: bool = True  # recorded content: a re-send that changes it updates the example
+    frozen: bool = True  # copied into a dataset version
+    hashed: bool = True  # part of a frozen member's content hash
+
+
+# In the order of the GraphQL Example type; a frozen member's content hash covers the hashed ones in this order.
+FIELDS = (
+    ExampleField("execution_id", "executionId", content=False),  # the key a batch upserts by
+    ExampleField("user_request", "userRequest"),
+    ExampleField("intent", "intent"),
+    ExampleField("platform", "platform"),
+    ExampleField("business_state", "businessState", json=True),
+    ExampleField("execution_plan", "executionPlan", json=True),
+    ExampleField("execution_result", "executionResult", json=True),
+    ExampleField("quality_score", "qualityScore", "float8"),
+    ExampleField("success", "success", "bool"),
+    ExampleField("tags", "tags", labels=True, content=False),  # merged into the curated set, never replaced
+    ExampleField("archived", "archived", recorded=False, content=False, frozen=False, hashed=False),
+    ExampleField("post_publication_metrics", "postPublicationMetrics", json=True),
+    ExampleField("patterns_discovered", "patternsDiscovered", labels=True),
+    ExampleField("created_at", "createdAt", "timestamptz"),
+    ExampleField("updated_at", "updatedAt", recorded=False, content=False, hashed=False),
+)
+COLUMNS = tuple(f.name for f in FIELDS)
+RECORDED = tuple(f for f in FIELDS if f.recorded)  # a validated batch's columns, in this order
+FROZEN = tuple(f for f in FIELDS if f.frozen)
+COLUMN_OF = {f.graphql: f.name for f in FIELDS}  # GraphQL field name -> column, to read only what is selected
+
+# Writers of example_tags (recordExamples with tags, tagExamples, undo) serialize on this transaction lock, so
+# each reads the tags it replaces as they are: tag writes are set operations computed from the current tags,
+# and two writers reading the same old set would each write their own result, losing one change.
+TAGS_LOCK = 0x7461_6773
 
 
 @dataclass(slots=True)
@@ -67,14 +111,6 @@ class RecordResult:
     unchanged: int
 
 
-# The order of the columns batch_columns returns.
-BATCH_COLUMNS = (
-    "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan",
-    "execution_result", "quality_score", "success", "tags", "created_at", "post_publication_metrics",
-    "patterns_discovered",
-)  # fmt: skip
-
-
 def normalize_tags(tags: list[str] | None, where: str) -> list[str]:
     """A tag list as a set: sorted, without duplicates; each tag non-empty and short."""
     if not tags:
@@ -116,7 +152,7 @@ def _label_list(values: list[str] | None, where: str) -> str | None:
 
 
 def batch_columns(examples: list[NewExample]) -> list[list[Any]]:
-    """Validate a whole batch and return it as columns (in BATCH_COLUMNS order) for one upsert.
+    """Validate a whole batch and return it as columns (in RECORDED order) for one upsert.
 
     Any broken rule raises ValidationError naming `examples[i].field`, before anything is written.
     JSON values and label lists travel as JSON text; times without a zone are taken as UTC.
@@ -149,19 +185,14 @@ def batch_columns(examples: list[NewExample]) -> list[list[Any]]:
         created_at = example.created_at
         if created_at is not None and created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
-        rows.append((
-            execution_id,
-            example.user_request,
-            example.intent,
-            example.platform,
-            _json_text(example.business_state, f"{at}.businessState"),
-            _json_text(example.execution_plan, f"{at}.executionPlan"),
-            _json_text(example.execution_result, f"{at}.executionResult"),
-            score,
-            example.success,
-            _label_list(normalize_tags(example.tags, f"{at}.tags"), f"{at}.tags"),
-            created_at,
-            _json_text(example.post_publication_metrics, f"{at}.postPublicationMetrics"),
-            _label_list(example.patterns_discovered, f"{at}.patternsDiscovered"),
-        ))  # fmt: skip
+        normalized: dict[str, Any] = {"tags": normalize_tags(example.tags, f"{at}.tags"), "created_at": created_at}
+        row = []
+        for field in RECORDED:
+            value = normalized[field.name] if field.name in normalized else getattr(example, field.name)
+            if field.json:
+                value = _json_text(value, f"{at}.{field.graphql}")
+            elif field.labels:
+                value = _label_list(value, f"{at}.{field.graphql}")
+            row.append(value)
+        rows.append(row)
     return [list(column) for column in zip(*rows, strict=True)]

@@ -1,42 +1,37 @@
-"""SQL for examples: batch upsert and reads of only the columns asked for."""
+"""SQL for examples: the batch upsert, and reads of only the columns asked for, in keyset order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-import asyncpg
+from tuneyard.core.db import Condition, Executor, Pool, xact_lock
+from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, RecordResult
+from tuneyard.examples.ordering import ExampleOrder, Position
 
-from tuneyard.examples import tags_lock as tags
-from tuneyard.examples.models import BATCH_COLUMNS, Example, RecordResult
+_CONTENT = [f.name for f in RECORDED if f.content]
 
-Executor = asyncpg.Pool | asyncpg.Connection
 
-COLUMNS = (
-    "execution_id", "user_request", "intent", "platform", "business_state", "execution_plan",
-    "execution_result", "quality_score", "success", "tags", "archived", "post_publication_metrics",
-    "patterns_discovered", "created_at", "updated_at",
-)  # fmt: skip
+def _stored(name: str) -> str:
+    """How a recorded column arrives from the batch (`r`) into its table column."""
+    field = next(f for f in RECORDED if f.name == name)
+    if field.json:
+        return f"r.{name}::jsonb"
+    if field.labels:
+        return f"CASE WHEN r.{name} IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.{name}::jsonb)) END"
+    if name == "created_at":
+        # Without a time from the client, a re-send keeps the time of the first recording.
+        return f"coalesce(r.{name}, (SELECT c.{name} FROM examples c WHERE c.execution_id = r.execution_id), now())"
+    return f"r.{name}"
 
-# Content a re-send may change; when none of it differs the row is left alone and counted unchanged.
-_CONTENT = (
-    "user_request", "intent", "platform", "business_state", "execution_plan", "execution_result",
-    "quality_score", "success", "post_publication_metrics", "patterns_discovered", "created_at",
-)  # fmt: skip
 
+_UNNEST = ", ".join(f"${i}::{f.sql_type}[]" for i, f in enumerate(RECORDED, 1))
 _UPSERT = f"""
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::float8[], $9::bool[], $10::text[], $11::timestamptz[], $12::text[], $13::text[])
-         AS r(execution_id, user_request, intent, platform, business_state, execution_plan, execution_result,
-              quality_score, success, tags, created_at, post_publication_metrics, patterns)
+    SELECT * FROM unnest({_UNNEST}) AS r({", ".join(f.name for f in RECORDED)})
 ), written AS (
     INSERT INTO examples AS e (execution_id, {", ".join(_CONTENT)})
-    SELECT r.execution_id, r.user_request, r.intent, r.platform, r.business_state::jsonb, r.execution_plan::jsonb,
-           r.execution_result::jsonb, r.quality_score, r.success, r.post_publication_metrics::jsonb,
-           CASE WHEN r.patterns IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.patterns::jsonb)) END,
-           -- Without a time from the client, a re-send keeps the time of the first recording.
-           coalesce(r.created_at, (SELECT c.created_at FROM examples c WHERE c.execution_id = r.execution_id), now())
+    SELECT r.execution_id, {", ".join(_stored(c) for c in _CONTENT)}
     FROM input r
     ON CONFLICT (execution_id) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _CONTENT)},
@@ -60,48 +55,62 @@ SELECT (SELECT count(*) FROM written WHERE inserted) AS inserted,
        (SELECT count(*) FROM written WHERE NOT inserted)
        + (SELECT count(*) FROM tagged WHERE example_id NOT IN (SELECT id FROM written)) AS updated
 """
+_TAGS = [f.name for f in RECORDED].index("tags")
 
 
-async def upsert(pool: asyncpg.Pool, columns: list[list[Any]]) -> RecordResult:
-    """Insert or update a validated batch, given as columns in BATCH_COLUMNS order, in one statement.
+async def upsert(pool: Pool, columns: list[list[Any]]) -> RecordResult:
+    """Insert or update a validated batch, given as columns in RECORDED order, in one statement.
 
     An example counts as updated when its content changed or it gained tags.
     """
     async with pool.acquire() as conn, conn.transaction():
-        if any(tags != "[]" for tags in columns[BATCH_COLUMNS.index("tags")]):
-            await tags.lock(conn)
+        if any(tags != "[]" for tags in columns[_TAGS]):
+            await xact_lock(conn, TAGS_LOCK)
         row = await conn.fetchrow(_UPSERT, *columns)
     assert row is not None
     inserted, updated = row["inserted"], row["updated"]
     return RecordResult(inserted=inserted, updated=updated, unchanged=len(columns[0]) - inserted - updated)
 
 
-def select_list(columns: Iterable[str]) -> str:
-    """The SELECT list for the requested columns (always with id), qualified to keep ORDER BY on columns.
-
-    Reads go through the example_rows view; example_tags is joined only when `tags` is selected.
-    """
-    wanted = [c for c in COLUMNS if c in set(columns)]
-    return ", ".join(["e.id", *(f"e.{c}" for c in wanted)])
+def _select_list(columns: Iterable[str]) -> str:
+    """The requested columns (always with id), through the example_rows view (which joins tags only if read)."""
+    wanted = set(columns)
+    return ", ".join(["e.id", *(f"e.{c}" for c in COLUMNS if c in wanted)])
 
 
-def to_example(row: asyncpg.Record) -> Example:
+def _example(row: Any) -> Example:
     return Example(**dict(row.items()))  # measured faster than Example(**row) on a Record
 
 
 async def get(conn: Executor, example_id: int, columns: Iterable[str]) -> Example | None:
-    row = await conn.fetchrow(f"SELECT {select_list(columns)} FROM example_rows e WHERE e.id = $1", example_id)
-    return None if row is None else to_example(row)
+    row = await conn.fetchrow(f"SELECT {_select_list(columns)} FROM example_rows e WHERE e.id = $1", example_id)
+    return None if row is None else _example(row)
 
 
-async def fetch_page(
-    conn: Executor, columns: Iterable[str], where: str, params: Sequence[Any], order_by: str, limit: int
-) -> list[asyncpg.Record]:
-    """Rows matching a compiled WHERE clause, in order; the caller builds the keyset condition."""
-    sql = f"SELECT {select_list(columns)} FROM example_rows e WHERE {where} ORDER BY {order_by} LIMIT {int(limit)}"
-    return await conn.fetch(sql, *params)
+def _sort_key(order: ExampleOrder) -> str:
+    # A missing quality score sorts as -1 (see ExampleOrder.key_of).
+    return "e.created_at" if order.by_created_at else "coalesce(e.quality_score, -1)"
 
 
-async def count(conn: Executor, where: str, params: Sequence[Any]) -> int:
-    total: int = await conn.fetchval(f"SELECT count(*) FROM examples e WHERE {where}", *params)
+async def page(
+    conn: Executor, where: Condition, order: ExampleOrder, after: Position | None, limit: int, columns: Iterable[str]
+) -> list[Example]:
+    """Up to `limit` examples matching `where`, in `order`, strictly after the keyset position `after`."""
+    key, direction = _sort_key(order), "DESC" if order.descending else "ASC"
+    condition, params = where.sql, list(where.params)
+    if after is not None:
+        n = len(params)
+        condition += f" AND ({key}, e.id) {'<' if order.descending else '>'} (${n + 1}, ${n + 2})"
+        params += [after.key, after.id]
+    needed = {*columns, "created_at", "quality_score"}  # the cursor is made of them
+    rows = await conn.fetch(
+        f"SELECT {_select_list(needed)} FROM example_rows e WHERE {condition} "
+        f"ORDER BY {key} {direction}, e.id {direction} LIMIT {int(limit)}",
+        *params,
+    )
+    return [_example(r) for r in rows]
+
+
+async def count(conn: Executor, where: Condition) -> int:
+    total: int = await conn.fetchval(f"SELECT count(*) FROM examples e WHERE {where.sql}", *where.params)
     return total

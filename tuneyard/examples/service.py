@@ -1,62 +1,42 @@
-"""Recording and reading examples."""
+"""Recording and reading examples, and compiling an ExampleFilter for the domains that act on a selection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
 
-import asyncpg
-
-from tuneyard.core.errors import NotFoundError
+from tuneyard.core.db import Condition, Pool
+from tuneyard.core.ids import parse_id
+from tuneyard.core.page import Page, check_page_size
 from tuneyard.examples import repository as repo
+from tuneyard.examples.filter_sql import Filter, compile_filter
 from tuneyard.examples.models import Example, NewExample, RecordResult, batch_columns
-from tuneyard.examples.ordering import ExampleOrder, check_page_size, decode_cursor, encode_cursor
+from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
+
+__all__ = ["Condition", "Filter", "compile_filter", "count", "get", "page", "record"]
 
 
-@dataclass(slots=True)
-class ExamplePage:
-    examples: list[Example]
-    cursors: list[str]
-    has_next_page: bool
-
-
-async def record(pool: asyncpg.Pool, examples: list[NewExample]) -> RecordResult:
+async def record(pool: Pool, examples: list[NewExample]) -> RecordResult:
     """Validate the whole batch, then upsert it in one statement: all of it or none of it."""
     return await repo.upsert(pool, batch_columns(examples))
 
 
-async def get(pool: asyncpg.Pool, example_id: str, columns: Iterable[str]) -> Example | None:
-    try:
-        number = int(example_id)
-    except ValueError:
-        raise NotFoundError(f"no example with id {example_id!r}") from None
-    return await repo.get(pool, number, columns)
+async def get(pool: Pool, example_id: object, columns: Iterable[str]) -> Example | None:
+    return await repo.get(pool, parse_id(example_id, "example"), columns)
 
 
 async def page(
-    pool: asyncpg.Pool,
-    *,
-    where: str,
-    params: Sequence[Any],
-    order: ExampleOrder,
-    first: int,
-    after: str | None,
-    columns: Iterable[str],
-) -> ExamplePage:
+    pool: Pool, where: Condition, order: ExampleOrder, first: int, after: str | None, columns: Iterable[str]
+) -> Page[Example]:
     """One keyset page of the examples matching a compiled filter."""
     check_page_size(first)
-    conditions, values = [where], list(params)
-    if after is not None:
-        position = decode_cursor(order, after)
-        conditions.append(order.after_sql(len(values) + 1))
-        values += [position.key, position.id]
-    needed = {*columns, "created_at", "quality_score"}
-    rows = await repo.fetch_page(pool, needed, " AND ".join(conditions), values, order.order_by_sql(), first + 1)
-    examples = [repo.to_example(r) for r in rows[:first]]
-    cursors = [encode_cursor(order, order.key_of(e.created_at, e.quality_score), e.id) for e in examples]  # type: ignore[arg-type]
-    return ExamplePage(examples, cursors, has_next_page=len(rows) > first)
+    position = None if after is None else decode_cursor(order, after)
+    found = await repo.page(pool, where, order, position, first + 1, columns)
+
+    def cursor(e: Example) -> str:
+        return encode_cursor(order, order.key_of(e.created_at, e.quality_score), e.id)  # type: ignore[arg-type]
+
+    return Page.of(found, first, cursor)
 
 
-async def count(pool: asyncpg.Pool, where: str, params: Sequence[Any]) -> int:
-    return await repo.count(pool, where, params)
+async def count(pool: Pool, where: Condition) -> int:
+    return await repo.count(pool, where)

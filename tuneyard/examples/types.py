@@ -1,17 +1,18 @@
-"""GraphQL types for examples."""
+"""GraphQL types for examples, and which columns a selection of them reads."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
-from tuneyard.core.graphql.connection import PageInfo
+from tuneyard.core.graphql.context import Info
+from tuneyard.core.graphql.selection import columns_at
+from tuneyard.examples.models import COLUMN_OF, NewExample
 from tuneyard.examples.models import Example as DomainExample
-from tuneyard.examples.models import NewExample
 from tuneyard.examples.ordering import ExampleOrder as DomainExampleOrder
 
 ExampleOrder = strawberry.enum(DomainExampleOrder, name="ExampleOrder")
@@ -35,26 +36,6 @@ class Example:
     patterns_discovered: list[str] | None
     created_at: datetime
     updated_at: datetime
-
-
-# GraphQL field name -> examples column, for selecting only what a query asks for.
-EXAMPLE_COLUMNS = {
-    "executionId": "execution_id",
-    "userRequest": "user_request",
-    "intent": "intent",
-    "platform": "platform",
-    "businessState": "business_state",
-    "executionPlan": "execution_plan",
-    "executionResult": "execution_result",
-    "qualityScore": "quality_score",
-    "success": "success",
-    "tags": "tags",
-    "archived": "archived",
-    "postPublicationMetrics": "post_publication_metrics",
-    "patternsDiscovered": "patterns_discovered",
-    "createdAt": "created_at",
-    "updatedAt": "updated_at",
-}
 
 
 def example_from(example: DomainExample) -> Example:
@@ -86,32 +67,10 @@ def _new_example(cls: type, value: Mapping[str, Any], context: object) -> NewExa
     # Every ExampleInput field is a scalar (or list of scalars) that GraphQL has already coerced, so the
     # domain object is built straight from the input value, skipping Strawberry's per-field conversion
     # (which cost ~80 ms per 1,000 examples).
-    return NewExample(**{EXAMPLE_COLUMNS[name]: item for name, item in value.items()})
+    return NewExample(**{COLUMN_OF[name]: item for name, item in value.items()})
 
 
 ExampleInput.__strawberry_definition__.from_input = _new_example  # type: ignore[attr-defined]
-
-
-@strawberry.type
-class ExampleEdge:
-    cursor: str
-    node: Example
-
-
-@strawberry.type
-class ExampleConnection:
-    nodes: list[Example]
-    cursors: strawberry.Private[list[str]]
-    page_info: PageInfo
-    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field
-    def edges(self) -> list[ExampleEdge]:
-        return [ExampleEdge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
-
-    @strawberry.field(description="Number of examples matching the filter; counted only when asked for.")
-    async def total_count(self) -> int:
-        return await self.count_total()
 
 
 @strawberry.type
@@ -119,3 +78,11 @@ class RecordExamplesResult:
     inserted: int
     updated: int
     unchanged: int
+
+
+def selected_columns(info: Info) -> set[str]:
+    """The example columns the selection under this field reads: a single example, or a connection's nodes."""
+    name = info.field_name
+    selected = info.selected_fields
+    paths = ((name,), (name, "nodes"), (name, "edges", "node"))
+    return set().union(*(columns_at(selected, path, COLUMN_OF) for path in paths))

@@ -62,7 +62,7 @@ import asyncpg
 
 from tuneyard.core import queue as broker
 from tuneyard.core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
-from tuneyard.examples.ordering import check_page_size, decode_id_cursor, encode_id_cursor
+from tuneyard.core.page import check_page_size, decode_id_cursor, encode_id_cursor
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs.models import MAX_EVENTS, Job, JobEvent, JobKind, JobStatus
 from tuneyard.jobs.progress import announce

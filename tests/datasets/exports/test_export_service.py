@@ -16,6 +16,7 @@ from tuneyard.core.errors import ConflictError
 from tuneyard.curation import service as curation
 from tuneyard.datasets import service as service
 from tuneyard.datasets.exports import service as exports
+from tuneyard.datasets.exports import writer
 from tuneyard.datasets.exports.formats import EXPORTERS
 from tuneyard.datasets.exports.formats.tokens import TOKENIZER, TokenCounter
 from tuneyard.datasets.models import ExportFormat, NewDataset
@@ -136,7 +137,7 @@ async def test_a_deleted_version_cannot_be_exported(pool: asyncpg.Pool, tmp_path
     await service.delete(pool, str(version.id))
     with pytest.raises(ConflictError, match="deleted"):
         await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.ALPACA)
-    assert len(await service.exports(pool, version.id)) == 1, "its files stay"
+    assert len(await exports.exports_of(pool, version.id)) == 1, "its files stay"
     assert await exports.export_file(pool, tmp_path, "../../etc/passwd") is None
 
 
@@ -148,7 +149,7 @@ async def test_counting_in_processes_gives_the_same_files_and_tokens(
     version = await service.create(pool, new("processes", {}, 0.2))
     monkeypatch.setattr(exports, "BATCH", 40)
     in_thread = {f: await exports.export_dataset(pool, tmp_path, version.id, f) for f in ExportFormat}
-    monkeypatch.setattr(exports, "COUNT_IN_PROCESS", 0)
+    monkeypatch.setattr(writer, "COUNT_IN_PROCESS", 0)
     for fmt in ExportFormat:
         in_process = await exports.export_dataset(pool, tmp_path, version.id, fmt)
         assert [e["sha256"] for e in in_process["exports"]] == [e["sha256"] for e in in_thread[fmt]["exports"]]

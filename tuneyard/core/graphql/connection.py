@@ -1,11 +1,53 @@
-"""Types shared by several parts of the API."""
+"""Connection[T]: one keyset page as GraphQL sees it (nodes, edges, pageInfo, totalCount on demand)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
 import strawberry
+
+from tuneyard.core.page import Page
+
+T = TypeVar("T")
+
+Counter = Callable[[], Awaitable[int]]
 
 
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """Strawberry names each use after its node type: Connection[Job] is JobConnection, with JobEdge."""
+
+    nodes: list[T]
+    page_info: PageInfo
+    cursors: strawberry.Private[list[str]]
+    count_total: strawberry.Private[Counter]
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        return [Edge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
+
+    @strawberry.field(description="Items matching the query; counted only when asked for.")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+    @classmethod
+    def of(cls, page: Page[Any], count_total: Counter) -> Connection[T]:
+        """The connection over a page whose items Strawberry reads as this connection's node type."""
+        end = page.cursors[-1] if page.cursors else None
+        return cls(
+            nodes=page.items, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end),
+            cursors=page.cursors, count_total=count_total,
+        )  # fmt: skip

@@ -24,7 +24,3 @@ def columns_at(selections: Iterable[Selection], path: tuple[str, ...], mapping: 
         if field.name == path[0]:
             found |= columns_at(field.selections, path[1:], mapping)
     return found
-
-
-def is_selected(selections: Iterable[Selection], name: str) -> bool:
-    return any(f.name == name for f in _fields(selections))

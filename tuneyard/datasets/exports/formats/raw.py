@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from tuneyard.datasets.exports.formats.base import Exporter, TrainingText, check_keys, check_text
 from tuneyard.datasets.models import ExportFormat, FrozenExample
+from tuneyard.examples.models import FROZEN
 
-KEYS = frozenset((
-    "exampleId", "executionId", "split", "userRequest", "intent", "platform", "businessState", "executionPlan",
-    "executionResult", "qualityScore", "success", "tags", "postPublicationMetrics", "patternsDiscovered",
-    "createdAt", "updatedAt",
-))  # fmt: skip
+KEYS = frozenset(("exampleId", "split", *(f.graphql for f in FROZEN)))
 
 
 def _json(text: str | None) -> orjson.Fragment | None:
@@ -27,16 +24,17 @@ class Raw(Exporter):
     format = ExportFormat.RAW
 
     def record(self, example: FrozenExample, text: TrainingText) -> dict[str, Any]:
-        e = example
-        return {
-            "exampleId": str(e.example_id), "executionId": e.execution_id, "split": e.split.value,
-            "userRequest": e.user_request, "intent": e.intent, "platform": e.platform,
-            "businessState": _json(e.business_state), "executionPlan": _json(e.execution_plan),
-            "executionResult": _json(e.execution_result), "qualityScore": e.quality_score, "success": e.success,
-            "tags": e.tags, "postPublicationMetrics": _json(e.post_publication_metrics),
-            "patternsDiscovered": e.patterns_discovered,
-            "createdAt": e.created_at.astimezone(UTC).isoformat(), "updatedAt": e.updated_at.astimezone(UTC).isoformat(),
-        }  # fmt: skip
+        record: dict[str, Any] = {"exampleId": str(example.example_id)}
+        for field in FROZEN:
+            value = getattr(example, field.name)
+            if field.json:
+                value = _json(value)
+            elif isinstance(value, datetime):
+                value = value.astimezone(UTC).isoformat()
+            record[field.graphql] = value
+            if field.name == "execution_id":  # the split follows the key, as it always has
+                record["split"] = example.split.value
+        return record
 
     def validate(self, record: Any) -> list[str]:
         problems = check_keys(record, KEYS, KEYS)
