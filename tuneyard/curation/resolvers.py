@@ -10,7 +10,7 @@ from tuneyard.core.principal import Role
 from tuneyard.curation import service as service
 from tuneyard.curation.models import TagOperation as DomainTagOperation
 from tuneyard.curation.types import ArchiveResult, ExampleStats, TagOperation
-from tuneyard.examples.filter_input import ExampleFilter, as_filter
+from tuneyard.examples.types import ExampleFilter, as_filter
 
 
 def _operation(op: DomainTagOperation) -> TagOperation:

@@ -10,7 +10,7 @@ from tuneyard.datasets import service as service
 from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import ExportFormat, NewDataset
 from tuneyard.datasets.types import CreateDatasetInput, Dataset, DatasetDiff, dataset_to_schema
-from tuneyard.examples.filter_input import as_filter
+from tuneyard.examples.types import as_filter
 from tuneyard.jobs.resolvers import to_schema as job_to_schema
 from tuneyard.jobs.types import Job
 

@@ -14,8 +14,7 @@ from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import Dataset as DomainDataset
 from tuneyard.datasets.models import DatasetExport as DomainExport
 from tuneyard.datasets.models import DiffCounts, DiffSide, ExportFormat, Split
-from tuneyard.examples.filter_input import ExampleFilter
-from tuneyard.examples.types import Example, selected_columns
+from tuneyard.examples.types import Example, ExampleFilter, selected_columns
 
 # The domain enums are the GraphQL enums (strawberry.enum registers a class in place).
 strawberry.enum(Split, name="Split")

@@ -10,10 +10,17 @@ from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.examples import service
-from tuneyard.examples.filter_input import ExampleFilter, as_filter
 from tuneyard.examples.models import NewExample
 from tuneyard.examples.ordering import ExampleOrder
-from tuneyard.examples.types import Example, ExampleInput, RecordExamplesResult, example_from, selected_columns
+from tuneyard.examples.types import (
+    Example,
+    ExampleFilter,
+    ExampleInput,
+    RecordExamplesResult,
+    as_filter,
+    example_from,
+    selected_columns,
+)
 
 
 async def record_examples(info: Info, examples: list[ExampleInput]) -> RecordExamplesResult:
