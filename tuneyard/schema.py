@@ -6,12 +6,12 @@ from datetime import datetime
 
 from graphql import GraphQLError
 from strawberry import Schema as StrawberrySchema
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from tuneyard.core.graphql.execution import FastListExecutor
+from tuneyard.core.graphql.limits import QueryLimits
 from tuneyard.core.graphql.masking import ErrorCodes
 from tuneyard.core.graphql.scalars import DateTime
 from tuneyard.curation import resolvers as curation
@@ -41,6 +41,8 @@ schema = Schema(
     subscription=Subscription,
     config=StrawberryConfig(scalar_map={datetime: DateTime}),
     execution_context_class=FastListExecutor,
-    # Factories: the caches live at module level, shared by the fresh extension each request gets.
-    extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), ErrorCodes],
+    # Factories: the caches live at module level, shared by the fresh extension each request gets. QueryLimits
+    # is the parser and validation caches with the limits; stats runs several aggregates over every example,
+    # so it weighs as much as 1,000 rows.
+    extensions=[lambda: QueryLimits(weights=frozenset({("Query.stats", 1_000)}), maxsize=1024), ErrorCodes],
 )

@@ -185,6 +185,8 @@ async def test_job_queries_pagination_and_errors(
     assert all(n["kind"] in ("EXPORT", "BENCHMARK") for n in others)
     assert curator.error('{ jobs(after: "nonsense") { nodes { id } } }')["extensions"]["code"] == "BAD_USER_INPUT"
     assert reader.data('{ job(id: "424242") { id } }') == {"job": None}
+    malformed = reader.error('{ job(id: "12abc") { id } }')
+    assert malformed["extensions"]["code"] == "BAD_USER_INPUT" and "job id" in malformed["message"]
     error = reader.error(CHECK, {"c": 10, "p": 0, "r": False})
     assert error["extensions"]["code"] == "FORBIDDEN"
     error = curator.error(CHECK, {"c": 0, "p": 0, "r": False})

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import asyncpg
 import psutil
@@ -51,11 +50,6 @@ async def test_two_servers_each_deliver_the_same_progress_to_their_own_subscribe
     assert [e for e in first if e[0] != "QUEUED"][-5:] == [e for e in second if e[0] != "QUEUED"][-5:]
 
 
-def _restart_on_port(redis: EmbeddedRedis, port: int) -> None:
-    with mock.patch("tuneyard.embedded._free_port", return_value=port):
-        redis.start()
-
-
 async def test_redis_stopped_and_restarted(
     env: dict[str, str], tokens: dict[str, str], db: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -89,7 +83,7 @@ async def test_redis_stopped_and_restarted(
             kind, message = await ws.receive(wait=10)
             assert "Redis" in str(message["payload"]), message
 
-        _restart_on_port(redis, port)
+        redis.start(port)
         deadline = time.monotonic() + 20
         while True:  # the server's listener and the worker reconnect on their own
             assert time.monotonic() < deadline, "the server did not recover after Redis came back"

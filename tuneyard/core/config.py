@@ -32,12 +32,25 @@ class Settings(BaseSettings):
     serve_workers: int = 1  # worker processes `tuneyard serve` runs beside the API (0: none)
     worker_threads: int = 2  # jobs one worker process runs at a time
     worker_poll_ms: int = 20  # longest idle wait between queue polls: the latency floor of a new job
+    # A stopping worker hands resumable runs back at once; a run in a not_resumable() part gets this long to end.
+    worker_stop_grace_seconds: float = 30.0
+    # Modules a worker imports besides the built-in tasks modules (each binds job types with job_task), as a
+    # JSON list: TUNEYARD_WORKER_TASK_MODULES='["my_plugin.tasks"]'.
+    worker_task_modules: list[str] = []
     job_heartbeat_seconds: float = 5.0
     job_stale_seconds: float = 30.0  # a running job without a heartbeat for this long has lost its worker
     job_reap_seconds: float = 10.0  # how often workers and servers look for such jobs
     job_max_attempts: int = 3
-    job_requeue_seconds: float = 120.0  # a job still QUEUED after this long has its message sent again
+    # A job still QUEUED after this long, or a deferred one this long past its time, has its message sent again.
+    job_requeue_seconds: float = 120.0
     job_progress_interval: float = 0.1  # at most one progress event per job in this many seconds
+    # Request limits (tuneyard.server.edge, tuneyard.core.graphql.limits): beyond them a request is refused
+    # with 413 (the body) or a GraphQL error with its own code (the document).
+    max_body_bytes: int = 8 * 1024 * 1024
+    query_max_depth: int = 15  # GraphiQL's introspection query is 13 levels deep
+    query_max_aliases: int = 100
+    query_max_tokens: int = 10_000
+    query_max_cost: int = 50_000  # rows: `first` multiplied down nested connections, plus field weights (stats)
 
     @property
     def export_dir(self) -> Path:

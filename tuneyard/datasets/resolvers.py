@@ -11,8 +11,8 @@ from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import ExportFormat, NewDataset
 from tuneyard.datasets.types import CreateDatasetInput, Dataset, DatasetDiff, dataset_to_schema
 from tuneyard.examples.types import as_filter
-from tuneyard.jobs.resolvers import to_schema as job_to_schema
 from tuneyard.jobs.types import Job
+from tuneyard.jobs.types import to_schema as job_to_schema
 
 
 async def datasets(info: Info, name: str | None = None, include_deleted: bool | None = False) -> list[Dataset]:

@@ -1,7 +1,8 @@
 """SQL for jobs and their events. Every status change is guarded by the statuses it may leave.
 
 A change that is visible to clients bumps `version` and appends the matching event in the same
-statement; heartbeats and message re-sends change neither.
+statement; heartbeats, checkpoints, resumes and message re-sends change neither. The writes of a run are
+fenced by its claim: `attempts` must still be the number it claimed the job with.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ from tuneyard.jobs.models import Job, JobEvent, JobKind, JobStatus
 Executor = asyncpg.Pool | asyncpg.Connection
 
 _COLUMNS = (
-    "id, kind, status, progress, message, error, input, result, attempts, version, actor, "
-    "created_at, started_at, finished_at"
+    "id, kind, status, progress, message, error, input, result, attempts, version, actor, queue, checkpoint, "
+    "resume_at, created_at, started_at, finished_at"
 )
 _CHANGED_COLUMNS = ", ".join(f"j.{c.strip()}" for c in _COLUMNS.split(","))
+# A run's claim still holds the job: it is the claim's attempt, and the job is active.
+_HELD = "id = $1 AND attempts = $2 AND status IN ('RUNNING', 'CANCELLING')"
 
 
 def _job(row: asyncpg.Record) -> Job:
-    return Job(
-        id=row["id"], kind=JobKind(row["kind"]), status=JobStatus(row["status"]), progress=row["progress"],
-        message=row["message"], error=row["error"], input=row["input"], result=row["result"],
-        attempts=row["attempts"], version=row["version"], actor=row["actor"], created_at=row["created_at"],
-        started_at=row["started_at"], finished_at=row["finished_at"],
-    )  # fmt: skip
+    return Job(**{**dict(row.items()), "kind": JobKind(row["kind"]), "status": JobStatus(row["status"])})
+
+
+def _maybe_job(row: asyncpg.Record | None) -> Job | None:
+    return None if row is None else _job(row)
 
 
 def _with_event(update: str) -> str:
@@ -43,11 +45,11 @@ def _with_event(update: str) -> str:
     """
 
 
-async def insert(conn: Executor, kind: JobKind, actor: str, input: Any, created_by: str | None) -> Job:
+async def insert(conn: Executor, kind: JobKind, actor: str, queue: str, input: Any, created_by: str | None) -> Job:
     row = await conn.fetchrow(
         f"""
         WITH created AS (
-            INSERT INTO jobs (kind, actor, input, created_by, message) VALUES ($1, $2, $3, $4, 'queued')
+            INSERT INTO jobs (kind, actor, queue, input, created_by, message) VALUES ($1, $2, $3, $4, $5, 'queued')
             RETURNING {_COLUMNS}
         ), event AS (
             INSERT INTO job_events (job_id, seq, status, progress, message)
@@ -55,7 +57,7 @@ async def insert(conn: Executor, kind: JobKind, actor: str, input: Any, created_
         )
         SELECT * FROM created
         """,
-        kind.value, actor, input, created_by,
+        kind.value, actor, queue, input, created_by,
     )  # fmt: skip
     assert row is not None
     return _job(row)
@@ -68,8 +70,7 @@ async def delete_unstarted(conn: Executor, job_id: int) -> bool:
 
 
 async def get(conn: Executor, job_id: int) -> Job | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
-    return None if row is None else _job(row)
+    return _maybe_job(await conn.fetchrow(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id))
 
 
 def _list_condition(statuses: Sequence[JobStatus], kinds: Sequence[JobKind]) -> tuple[str, list[Any]]:
@@ -126,35 +127,67 @@ async def claim(conn: Executor, job_id: int) -> Job | None:
         ),
         job_id,
     )
-    return None if row is None else _job(row)
+    return _maybe_job(row)
 
 
-async def set_progress(conn: Executor, job_id: int, attempt: int, progress: float, message: str | None) -> Job | None:
-    """Record progress of the claim `attempt`; None if that claim no longer holds the job."""
+async def resume(conn: Executor, job_id: int, early_seconds: float) -> Job | None:
+    """Take up a deferred job that is due (within `early_seconds`) for exactly one caller, on the same attempt."""
+    row = await conn.fetchrow(
+        f"""UPDATE jobs SET resume_at = NULL, heartbeat_at = clock_timestamp()
+            WHERE id = $1 AND status IN ('RUNNING', 'CANCELLING')
+              AND resume_at <= clock_timestamp() + make_interval(secs => $2)
+            RETURNING {_COLUMNS}""",
+        job_id, early_seconds,
+    )  # fmt: skip
+    return _maybe_job(row)
+
+
+async def set_progress(
+    conn: Executor, job_id: int, attempt: int, progress: float, message: str | None, result: Any = None
+) -> Job | None:
+    """Record progress of the claim `attempt` (and its partial result, unless None); None if the claim is gone."""
     row = await conn.fetchrow(
         _with_event(
-            """UPDATE jobs j SET progress = $3, message = coalesce($4, message), version = version + 1,
-                   heartbeat_at = clock_timestamp()
-               WHERE id = $1 AND attempts = $2 AND status IN ('RUNNING', 'CANCELLING')"""
+            f"""UPDATE jobs j SET progress = $3, message = coalesce($4, message), version = version + 1,
+                    result = coalesce($5, result), heartbeat_at = clock_timestamp()
+                WHERE {_HELD}"""
         ),
-        job_id, attempt, progress, message,
+        job_id, attempt, progress, message, result,
     )  # fmt: skip
-    return None if row is None else _job(row)
+    return _maybe_job(row)
 
 
 async def heartbeat(conn: Executor, job_id: int, attempt: int) -> JobStatus | None:
     """Say the claim is alive; its current status, or None if it lost the job."""
     status = await conn.fetchval(
-        """UPDATE jobs SET heartbeat_at = clock_timestamp()
-           WHERE id = $1 AND attempts = $2 AND status IN ('RUNNING', 'CANCELLING') RETURNING status""",
-        job_id, attempt,
+        f"UPDATE jobs SET heartbeat_at = clock_timestamp() WHERE {_HELD} RETURNING status", job_id, attempt
+    )
+    return None if status is None else JobStatus(status)
+
+
+async def save_checkpoint(conn: Executor, job_id: int, attempt: int, checkpoint: Any) -> bool:
+    """Keep what a retry of the job resumes from; false if the claim `attempt` no longer holds the job."""
+    status = await conn.execute(
+        f"UPDATE jobs SET checkpoint = $3, heartbeat_at = clock_timestamp() WHERE {_HELD}", job_id, attempt, checkpoint
+    )
+    return status == "UPDATE 1"
+
+
+async def defer(
+    conn: Executor, job_id: int, attempt: int, seconds: float, message: str, progress: float | None, result: Any
+) -> Job | None:
+    """Let go of a running job until its delayed message comes back in `seconds` (at once if it is CANCELLING)."""
+    row = await conn.fetchrow(
+        _with_event(
+            f"""UPDATE jobs j SET version = version + 1, message = $4, heartbeat_at = NULL,
+                    resume_at = clock_timestamp() + make_interval(secs => CASE WHEN status = 'CANCELLING' THEN 0
+                                                                               ELSE $3 END),
+                    progress = coalesce($5, progress), result = coalesce($6, result)
+                WHERE {_HELD}"""
+        ),
+        job_id, attempt, seconds, message, progress, result,
     )  # fmt: skip
-    return None if status is None else JobStatus(status)
-
-
-async def status_of(conn: Executor, job_id: int) -> JobStatus | None:
-    status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1", job_id)
-    return None if status is None else JobStatus(status)
+    return _maybe_job(row)
 
 
 async def finish(
@@ -171,45 +204,47 @@ async def finish(
         ),
         job_id, attempt, status.value, message, result, error, allowed,
     )  # fmt: skip
-    return None if row is None else _job(row)
+    return _maybe_job(row)
 
 
 async def release(conn: Executor, job_id: int, attempt: int) -> Job | None:
-    """Hand a job back to the queue because its worker is stopping: that claim does not count as an attempt."""
+    """Hand a job back as its worker stops, the claim not counted; a CANCELLING one stays so, due for its clean-up."""
     row = await conn.fetchrow(
         _with_event(
-            """UPDATE jobs j SET version = version + 1, heartbeat_at = NULL, enqueued_at = clock_timestamp(),
-                   status = CASE WHEN status = 'CANCELLING' THEN 'CANCELLED' ELSE 'QUEUED' END,
-                   attempts = CASE WHEN status = 'CANCELLING' THEN attempts ELSE attempts - 1 END,
-                   finished_at = CASE WHEN status = 'CANCELLING' THEN clock_timestamp() END,
-                   message = CASE WHEN status = 'CANCELLING' THEN 'cancelled'
-                                  ELSE 'worker stopped; waiting for another' END
-               WHERE id = $1 AND attempts = $2 AND status IN ('RUNNING', 'CANCELLING')"""
+            f"""UPDATE jobs j SET version = version + 1, heartbeat_at = NULL, enqueued_at = clock_timestamp(),
+                    status = CASE WHEN status = 'CANCELLING' THEN status ELSE 'QUEUED' END,
+                    attempts = CASE WHEN status = 'CANCELLING' THEN attempts ELSE attempts - 1 END,
+                    resume_at = CASE WHEN status = 'CANCELLING' THEN clock_timestamp() END,
+                    message = CASE WHEN status = 'CANCELLING' THEN message
+                                   ELSE 'worker stopped; waiting for another' END
+                WHERE {_HELD}"""
         ),
         job_id, attempt,
     )  # fmt: skip
-    return None if row is None else _job(row)
+    return _maybe_job(row)
 
 
 async def cancel(conn: Executor, job_id: int) -> Job | None:
-    """QUEUED -> CANCELLED, RUNNING -> CANCELLING; None if the job is in neither."""
+    """QUEUED -> CANCELLED, RUNNING -> CANCELLING (a deferred one due at once); None if the job is in neither."""
     row = await conn.fetchrow(
         _with_event(
             """UPDATE jobs j SET version = version + 1,
                    status = CASE WHEN status = 'QUEUED' THEN 'CANCELLED' ELSE 'CANCELLING' END,
                    message = CASE WHEN status = 'QUEUED' THEN 'cancelled before it started' ELSE 'cancelling' END,
-                   finished_at = CASE WHEN status = 'QUEUED' THEN clock_timestamp() END
+                   finished_at = CASE WHEN status = 'QUEUED' THEN clock_timestamp() END,
+                   resume_at = CASE WHEN resume_at IS NOT NULL THEN clock_timestamp() END
                WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')"""
         ),
         job_id,
     )
-    return None if row is None else _job(row)
+    return _maybe_job(row)
 
 
 async def reap(conn: Executor, stale_seconds: float, max_attempts: int) -> list[Job]:
-    """Jobs whose worker stopped beating: back to QUEUED for another attempt, or FAILED after the last one.
+    """Held jobs whose worker stopped beating: back to QUEUED for another attempt, or FAILED after the last one.
 
-    A stale CANCELLING job ends CANCELLED: nobody runs it any more, so nothing is left to stop.
+    A stale CANCELLING job ends CANCELLED: nobody runs it any more, so nothing is left to stop. A deferred job
+    (resume_at set) has no worker to lose: `overdue` looks after it.
     """
     rows = await conn.fetch(
         _with_event(
@@ -225,25 +260,39 @@ async def reap(conn: Executor, stale_seconds: float, max_attempts: int) -> list[
                                   WHEN j.attempts >= $2 THEN 'failed: worker lost'
                                   ELSE format('worker lost on attempt %s; retrying', j.attempts) END
                FROM (SELECT id FROM jobs
-                     WHERE status IN ('RUNNING', 'CANCELLING')
+                     WHERE status IN ('RUNNING', 'CANCELLING') AND resume_at IS NULL
                        AND heartbeat_at < clock_timestamp() - make_interval(secs => $1)
                      FOR UPDATE SKIP LOCKED) stale
-               WHERE j.id = stale.id AND j.status IN ('RUNNING', 'CANCELLING')"""
+               WHERE j.id = stale.id AND j.status IN ('RUNNING', 'CANCELLING') AND j.resume_at IS NULL"""
         ),
         stale_seconds, max_attempts,
     )  # fmt: skip
     return [_job(r) for r in rows]
 
 
-async def unclaimed(conn: Executor, after_seconds: float) -> list[tuple[int, str]]:
-    """(id, actor) of jobs QUEUED for longer than `after_seconds`, marked as sent again now."""
+async def unclaimed(conn: Executor, after_seconds: float) -> list[Job]:
+    """Jobs QUEUED for longer than `after_seconds`, marked as sent again now."""
     rows = await conn.fetch(
-        """UPDATE jobs j SET enqueued_at = clock_timestamp()
-           FROM (SELECT id FROM jobs WHERE status = 'QUEUED'
-                   AND enqueued_at < clock_timestamp() - make_interval(secs => $1)
-                 FOR UPDATE SKIP LOCKED) late
-           WHERE j.id = late.id AND j.status = 'QUEUED'
-           RETURNING j.id, j.actor""",
+        f"""UPDATE jobs j SET enqueued_at = clock_timestamp()
+            FROM (SELECT id FROM jobs WHERE status = 'QUEUED'
+                    AND enqueued_at < clock_timestamp() - make_interval(secs => $1)
+                  FOR UPDATE SKIP LOCKED) late
+            WHERE j.id = late.id AND j.status = 'QUEUED'
+            RETURNING {_CHANGED_COLUMNS}""",
         after_seconds,
     )
-    return [(r["id"], r["actor"]) for r in rows]
+    return [_job(r) for r in rows]
+
+
+async def overdue(conn: Executor, after_seconds: float) -> list[Job]:
+    """Deferred jobs still waiting `after_seconds` past their time (their delayed message lost), due again now."""
+    rows = await conn.fetch(
+        f"""UPDATE jobs j SET resume_at = clock_timestamp()
+            FROM (SELECT id FROM jobs WHERE resume_at < clock_timestamp() - make_interval(secs => $1)
+                    AND status IN ('RUNNING', 'CANCELLING')
+                  FOR UPDATE SKIP LOCKED) late
+            WHERE j.id = late.id AND j.resume_at IS NOT NULL
+            RETURNING {_CHANGED_COLUMNS}""",
+        after_seconds,
+    )
+    return [_job(r) for r in rows]

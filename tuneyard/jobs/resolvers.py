@@ -12,23 +12,16 @@ import strawberry
 from graphql import GraphQLError
 
 from tuneyard.core.errors import NotFoundError, TuneyardError, UnavailableError
-from tuneyard.core.graphql.connection import PageInfo
+from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.graphql.fanout import sent_as_rendered
+from tuneyard.core.ids import parse_id
+from tuneyard.core.page import Page
 from tuneyard.core.principal import Role
 from tuneyard.jobs import service as service
-from tuneyard.jobs.models import Job as DomainJob
 from tuneyard.jobs.models import JobKind, JobStatus
 from tuneyard.jobs.progress import ProgressHub
-from tuneyard.jobs.types import Job, JobConnection
-
-
-def to_schema(job: DomainJob) -> Job:
-    return Job(
-        id=strawberry.ID(str(job.id)), kind=job.kind, status=job.status, progress=job.progress, message=job.message,
-        error=job.error, input=job.input, result=job.result, attempts=job.attempts, created_at=job.created_at,
-        started_at=job.started_at, finished_at=job.finished_at,
-    )  # fmt: skip
+from tuneyard.jobs.types import Job, to_schema
 
 
 def _hub(info: Info) -> ProgressHub:
@@ -40,10 +33,7 @@ def _hub(info: Info) -> ProgressHub:
 
 async def job(info: Info, id: strawberry.ID) -> Job | None:
     info.context.require(Role.READER)
-    try:
-        found = await service.get(info.context.pool, id)
-    except NotFoundError:
-        return None
+    found = await service.get(info.context.pool, id)
     return None if found is None else to_schema(found)
 
 
@@ -53,19 +43,12 @@ async def jobs(
     kind: list[JobKind] | None = None,
     first: int | None = 50,
     after: str | None = None,
-) -> JobConnection:
+) -> Connection[Job]:
     info.context.require(Role.READER)
     pool, statuses, kinds = info.context.pool, status or [], kind or []
     found = await service.page(pool, statuses, kinds, 50 if first is None else first, after)
-
-    async def count_total() -> int:
-        return await service.count(pool, statuses, kinds)
-
-    end = found.cursors[-1] if found.cursors else None
-    return JobConnection(
-        nodes=[to_schema(j) for j in found.jobs], cursors=found.cursors,
-        page_info=PageInfo(has_next_page=found.has_next_page, end_cursor=end), count_total=count_total,
-    )  # fmt: skip
+    shown = Page([to_schema(j) for j in found.items], found.cursors, found.has_next_page)
+    return Connection[Job].of(shown, lambda: service.count(pool, statuses, kinds))
 
 
 async def cancel_job(info: Info, id: strawberry.ID) -> Job:
@@ -81,7 +64,7 @@ def _coded(error: TuneyardError) -> GraphQLError:
 async def job_progress(info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
     try:
         info.context.require(Role.READER)
-        job_id = service.parse_id(id)
+        job_id = parse_id(id, "job")
         async with _hub(info).watch(job_id=job_id) as watch:
             current = await service.get(info.context.pool, job_id)
             if current is None:
@@ -119,7 +102,7 @@ async def job_updates(info: Info, kind: list[JobKind] | None = None) -> AsyncGen
 @strawberry.type
 class Query:
     job: Job | None = strawberry.field(resolver=job)
-    jobs: JobConnection = strawberry.field(
+    jobs: Connection[Job] = strawberry.field(
         resolver=jobs, description="Jobs newest first, optionally only some statuses and kinds."
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,32 +12,21 @@ from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.redis import async_client
 from tuneyard.jobs import progress
-from tuneyard.jobs import service as jobs
-
-log = logging.getLogger(__name__)
-
-
-async def _reap_forever(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Workers reap too; the server does it as well so that a job never stays RUNNING when every worker is gone."""
-    while True:
-        await asyncio.sleep(settings.job_reap_seconds)
-        try:
-            await jobs.recover(
-                pool, settings.job_stale_seconds, settings.job_max_attempts, settings.job_requeue_seconds
-            )
-        except (asyncpg.PostgresError, OSError) as error:
-            log.warning("job reaper: %s", error)
+from tuneyard.jobs.reaper import reap_forever
 
 
 @contextlib.asynccontextmanager
 async def serving_jobs(settings: Settings, pool: asyncpg.Pool, redis_url: str) -> AsyncIterator[progress.ProgressHub]:
-    """Configure this process to start jobs and announce changes; yields the started ProgressHub."""
+    """Configure this process to start jobs and announce changes; yields the started ProgressHub.
+
+    Workers reap too; the server does it as well so that a job never stays RUNNING when every worker is gone.
+    """
     broker.configure(settings, redis_url)
     client = async_client(redis_url)
     progress.configure(client, settings.queue_namespace)
     hub = progress.ProgressHub(pool, redis_url, progress.channel_name(settings.queue_namespace))
     await hub.start()
-    reaper = asyncio.create_task(_reap_forever(pool, settings))
+    reaper = asyncio.create_task(reap_forever(pool, settings))
     try:
         yield hub
     finally:

@@ -1,88 +1,41 @@
-"""Jobs: start, read, list, cancel and recover background jobs; the API every job kind is built on.
+"""Jobs: start, read, list and cancel background jobs; the API every job kind is built on.
 
-A job is a row in `jobs` (the truth) plus a Dramatiq message on Redis carrying only its id. To add a
-job kind (EXPORT, say):
-
-1. The work, in a service (it never imports Strawberry or Dramatiq)::
-
-       # tuneyard/services/exports.py
-       from tuneyard.jobs.service import JobFailed, JobRun
-
-       async def run_export(run: JobRun) -> dict[str, Any]:
-           dataset_id, fmt = run.input["datasetId"], run.input["format"]   # the JSON given at creation
-           temp = ...                                    # run.pool is the worker's asyncpg pool
-           try:
-               for done, chunk in enumerate(chunks, 1):
-                   await run.checkpoint()                # raises JobCancelled once cancelJob was called
-                   ...write chunk...
-                   await run.progress(done / len(chunks), f"{done} of {len(chunks)} chunks")  # throttled
-           except BaseException:
-               temp.unlink(missing_ok=True)              # clean up on cancel, failure or worker stop
-               raise
-           if problems_are_fatal:
-               raise JobFailed("line 12: messages must alternate")   # -> FAILED, with this error
-           return {"exportId": ..., "lineCount": ...}    # -> SUCCEEDED, progress 1, this result
-
-2. The actor, registered by name in a module under tuneyard/workers/actors/ (every module there is
-   imported by workers; nothing else to edit)::
-
-       # tuneyard/workers/actors/exports.py
-       from tuneyard.datasets.exports.service import run_export
-       from tuneyard.core.queue import job_actor
-
-       job_actor("export.run")(run_export)
-
-3. Starting it, from a resolver, after any validation::
-
-       job = await jobs.create_and_enqueue(pool, JobKind.EXPORT, {"datasetId": 3, "format": "RAW"},
-                                           actor="export.run", created_by=principal.name)
-
-   The row is committed before the message is sent. If Redis is down this raises UnavailableError
-   (code UNAVAILABLE) and deletes the row again: no orphan QUEUED job is left behind.
-
-What the framework guarantees around `work(run)`: the job is claimed in SQL (QUEUED -> RUNNING, once,
-so a duplicate message does nothing); a heartbeat runs beside the work; `run.progress` events are at
-most one per TUNEYARD_JOB_PROGRESS_INTERVAL (0.1 s) but the latest is always written; returning ends
-SUCCEEDED, JobCancelled ends CANCELLED, any TuneyardError ends FAILED with its message, any other
-exception ends FAILED with a masked message (logged in the worker). Set `run.result` as you go to keep a
-partial result on CANCELLED/FAILED. Work must be safe to retry: a worker that dies mid-job has it
-retried (attempts + 1) up to TUNEYARD_JOB_MAX_ATTEMPTS, then FAILED with the reason.
+How to add a job kind (declare its JobType, write its work against JobRun, bind it in a tasks module):
+see the Jobs section of README.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from tuneyard.core import queue as broker
 from tuneyard.core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
-from tuneyard.core.page import check_page_size, decode_id_cursor, encode_id_cursor
+from tuneyard.core.ids import parse_id
+from tuneyard.core.page import Page, check_page_size, decode_id_cursor, encode_id_cursor
 from tuneyard.jobs import repository as repo
-from tuneyard.jobs.models import MAX_EVENTS, Job, JobEvent, JobKind, JobStatus
+from tuneyard.jobs.models import MAX_EVENTS, InputT, Job, JobEvent, JobKind, JobModel, JobStatus, JobType
 from tuneyard.jobs.progress import announce
-from tuneyard.jobs.runner import JobCancelled, JobFailed, JobRun, RunEnv, execute
+from tuneyard.jobs.registry import job_task
+from tuneyard.jobs.run import ContinueLater, JobCancelled, JobFailed, JobRun, WorkerStopping
 
 __all__ = [
-    "JobCancelled", "JobFailed", "JobRun", "RunEnv", "cancel", "count", "create_and_enqueue", "events",
-    "execute", "get", "page", "recover",
+    "ContinueLater", "JobCancelled", "JobFailed", "JobModel", "JobRun", "JobType", "WorkerStopping", "cancel",
+    "count", "create_and_enqueue", "events", "get", "job_task", "page", "send",
 ]  # fmt: skip
-
-log = logging.getLogger(__name__)
 
 
 async def create_and_enqueue(
-    pool: asyncpg.Pool, kind: JobKind, input: Any, *, actor: str, created_by: str | None = None
+    pool: asyncpg.Pool, job_type: JobType[InputT, Any], input: InputT, *, created_by: str | None = None
 ) -> Job:
     """Commit a QUEUED job, then send its message; UNAVAILABLE (and no row) if Redis cannot take it."""
-    job = await repo.insert(pool, kind, actor, input, created_by)
+    job = await repo.insert(pool, job_type.kind, job_type.actor, job_type.queue, input.to_json(), created_by)
     try:
-        await asyncio.to_thread(broker.enqueue, actor, job.id)
+        await asyncio.to_thread(broker.enqueue, job.actor, job.queue, job.id)
     except UnavailableError:
         await repo.delete_unstarted(pool, job.id)
         raise
@@ -90,33 +43,25 @@ async def create_and_enqueue(
     return job
 
 
-def parse_id(job_id: str | int) -> int:
-    try:
-        return int(job_id)
-    except ValueError:
-        raise NotFoundError(f"no job with id {job_id!r}") from None
+async def send(job: Job, delay_seconds: float = 0.0) -> None:
+    """Send a started job's message again (now, or after a delay); if Redis is down, a reaper sends it later."""
+    with contextlib.suppress(UnavailableError):
+        await asyncio.to_thread(broker.enqueue, job.actor, job.queue, job.id, delay_seconds)
 
 
 async def get(pool: asyncpg.Pool, job_id: str | int) -> Job | None:
-    return await repo.get(pool, parse_id(job_id))
-
-
-@dataclass(frozen=True, slots=True)
-class JobPage:
-    jobs: list[Job]
-    cursors: list[str]
-    has_next_page: bool
+    """The job, or None for a well-formed id with no row (BAD_USER_INPUT for a malformed one)."""
+    return await repo.get(pool, parse_id(job_id, "job"))
 
 
 async def page(
     pool: asyncpg.Pool, statuses: Sequence[JobStatus], kinds: Sequence[JobKind], first: int, after: str | None
-) -> JobPage:
+) -> Page[Job]:
     """Jobs newest first, keyset-paginated."""
     check_page_size(first)
     after_id = None if after is None else decode_id_cursor("job", after)
     found = await repo.page(pool, statuses, kinds, after_id, first + 1)
-    jobs = found[:first]
-    return JobPage(jobs, [encode_id_cursor("job", j.id) for j in jobs], len(found) > first)
+    return Page.of(found, first, lambda job: encode_id_cursor("job", job.id))
 
 
 async def count(pool: asyncpg.Pool, statuses: Sequence[JobStatus], kinds: Sequence[JobKind]) -> int:
@@ -130,11 +75,13 @@ async def events(pool: asyncpg.Pool, job_id: int, last: int) -> list[JobEvent]:
 
 
 async def cancel(pool: asyncpg.Pool, job_id: str | int) -> Job:
-    """QUEUED -> CANCELLED at once; RUNNING -> CANCELLING (the work stops at its next checkpoint)."""
-    number = parse_id(job_id)
+    """QUEUED -> CANCELLED at once; RUNNING -> CANCELLING (a waiting one due at once, to run its clean-up)."""
+    number = parse_id(job_id, "job")
     job = await repo.cancel(pool, number)
     if job is not None:
         await announce(job)
+        if job.resume_at is not None:
+            await send(job)
         return job
     existing = await repo.get(pool, number)
     if existing is None:
@@ -144,21 +91,3 @@ async def cancel(pool: asyncpg.Pool, job_id: str | int) -> Job:
     raise ConflictError(
         f"job {number} is already {existing.status.value}; only a queued or running job can be cancelled"
     )
-
-
-async def recover(pool: asyncpg.Pool, stale_seconds: float, max_attempts: int, requeue_seconds: float) -> list[Job]:
-    """One pass of the reaper: retry or fail jobs whose worker died, and re-send messages that were lost.
-
-    Safe to run from any number of workers and servers at once (rows are taken with SKIP LOCKED).
-    Returns the jobs it moved.
-    """
-    moved = await repo.reap(pool, stale_seconds, max_attempts)
-    for job in moved:
-        log.warning("job %s: %s", job.id, job.error if job.status is JobStatus.FAILED else job.message)
-        await announce(job)
-    resend = [(j.id, j.actor) for j in moved if j.status is JobStatus.QUEUED]
-    resend += await repo.unclaimed(pool, requeue_seconds)
-    for job_id, actor in resend:
-        with contextlib.suppress(UnavailableError):  # still QUEUED: a later pass sends it again
-            await asyncio.to_thread(broker.enqueue, actor, job_id)
-    return moved

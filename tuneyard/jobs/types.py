@@ -1,16 +1,15 @@
-"""GraphQL types for jobs, their events and pages of them."""
+"""GraphQL types for jobs and their events (a page of jobs is a Connection[Job])."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
-from tuneyard.core.graphql.connection import PageInfo
 from tuneyard.core.graphql.context import Info
 from tuneyard.jobs import service as service
+from tuneyard.jobs.models import Job as DomainJob
 from tuneyard.jobs.models import JobKind, JobStatus
 
 # The domain enums are the GraphQL enums (strawberry.enum registers a class in place).
@@ -52,23 +51,10 @@ class Job:
         return [JobEvent(seq=e.seq, at=e.at, status=e.status, progress=e.progress, message=e.message) for e in found]
 
 
-@strawberry.type
-class JobEdge:
-    cursor: str
-    node: Job
-
-
-@strawberry.type
-class JobConnection:
-    nodes: list[Job]
-    cursors: strawberry.Private[list[str]]
-    page_info: PageInfo
-    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field
-    def edges(self) -> list[JobEdge]:
-        return [JobEdge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
-
-    @strawberry.field(description="Jobs matching the filters; counted only when asked for.")
-    async def total_count(self) -> int:
-        return await self.count_total()
+def to_schema(job: DomainJob) -> Job:
+    """The GraphQL view of a job (every domain that returns a Job uses this)."""
+    return Job(
+        id=strawberry.ID(str(job.id)), kind=job.kind, status=job.status, progress=job.progress, message=job.message,
+        error=job.error, input=job.input, result=job.result, attempts=job.attempts, created_at=job.created_at,
+        started_at=job.started_at, finished_at=job.finished_at,
+    )  # fmt: skip

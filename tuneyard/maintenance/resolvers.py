@@ -6,8 +6,7 @@ import strawberry
 
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
-from tuneyard.jobs.resolvers import to_schema
-from tuneyard.jobs.types import Job
+from tuneyard.jobs.types import Job, to_schema
 from tuneyard.maintenance import service
 
 

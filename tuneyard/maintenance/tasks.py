@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneyard.core.queue import job_actor
-from tuneyard.maintenance.service import CHECK_ACTOR, check_examples
+from tuneyard.jobs.service import job_task
+from tuneyard.maintenance.service import CHECK_JOB, check_examples
 
-job_actor(CHECK_ACTOR)(check_examples)
+job_task(CHECK_JOB)(check_examples)

@@ -7,7 +7,9 @@ from importlib import resources
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-_ASSETS = resources.files("graphene_django_graphiql_static") / "static" / "graphene_django_graphiql_static"
+from tuneyard.server.edge import error_response
+
+_ASSETS_PACKAGE = "graphene_django_graphiql_static"  # in the tuneyard[embedded] extra
 _TYPES = {".js": "application/javascript", ".css": "text/css"}
 _FILES = {
     "graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js",
@@ -18,6 +20,7 @@ PAGE = (resources.files("tuneyard.server") / "static" / "graphiql.html").read_te
 
 
 def page() -> HTMLResponse:
+    """The GraphiQL page: static HTML that runs nothing here; its requests carry the token the user pastes."""
     return HTMLResponse(PAGE)
 
 
@@ -25,7 +28,13 @@ async def asset(request: Request) -> Response:
     """One of the known GraphiQL files, cached by the browser for a day; anything else is 404."""
     name = request.path_params["name"]
     if name not in _FILES:
-        return Response("not found", 404, media_type="text/plain")
+        return error_response(404, "no such GraphiQL file")
+    try:
+        folder = resources.files(_ASSETS_PACKAGE) / "static" / _ASSETS_PACKAGE
+    except ModuleNotFoundError:
+        return error_response(
+            404, f"GraphiQL's scripts are not installed: install tuneyard[embedded] ({_ASSETS_PACKAGE})"
+        )
     suffix = name[name.rindex(".") :]
-    body = (_ASSETS / name).read_bytes()
+    body = (folder / name).read_bytes()
     return Response(body, media_type=_TYPES[suffix], headers={"Cache-Control": "public, max-age=86400"})

@@ -1,8 +1,9 @@
-"""POST /graphql with a JSON body, served by a lean ASGI handler; every other request goes to the app.
+"""POST /graphql, served by a lean ASGI handler; every other request goes to the app.
 
 The generic Strawberry view does work per request that a JSON POST does not need (content negotiation,
-multipart, batching, sub-responses). This handler keeps what matters: bearer-token auth (401), the
-same schema with its extensions (error codes and masking, caches, limits), and orjson encoding.
+multipart, batching, sub-responses). This handler keeps what matters: the edge's auth (401) and body cap
+(413), clear 400s for a malformed request, the same schema with its extensions (error codes and masking,
+caches, limits), and orjson encoding.
 """
 
 from __future__ import annotations
@@ -11,37 +12,45 @@ import logging
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from tuneyard.core.errors import UnauthenticatedError
-from tuneyard.core.graphql.context import Context
+from tuneyard.core.graphql.masking import MASKED_MESSAGE
 from tuneyard.schema import schema
+from tuneyard.server.edge import BodyTooLarge, Edge, error_body, header, read_body
 
 log = logging.getLogger(__name__)
 
 _HTTP_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, body, extra headers
+
+
+class BadRequest(Exception):
+    """A request that is not one GraphQL operation in JSON; the message says what to send instead."""
 
 
 class GraphQLPost:
-    def __init__(self, app: ASGIApp, state: dict[str, Any]) -> None:
+    """The outermost ASGI app: answers every POST /graphql itself and passes anything else to `app`."""
+
+    def __init__(self, app: ASGIApp, edge: Edge) -> None:
         self.app = app
-        self.state = state
+        self.edge = edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/graphql" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        if not headers.get(b"content-type", b"").startswith(b"application/json"):
-            await self.app(scope, receive, send)  # multipart and other bodies: the full view
-            return
         try:
-            status, body, extra = await self._handle(headers, receive)
-        except Exception:  # anything unexpected is logged, and the client gets a plain 500
+            status, body, extra = await self._answer(scope, receive)
+        except ClientDisconnect:
+            return  # nobody is left to answer
+        except Exception:  # anything unexpected is logged, and the client gets a masked 500
             log.exception("POST /graphql failed")
-            status, body, extra = 500, orjson.dumps({"errors": [{"message": "Internal server error"}]}), []
+            status, body, extra = 500, error_body(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"), []
         await send({
             "type": "http.response.start",
             "status": status,
@@ -49,34 +58,33 @@ class GraphQLPost:
         })  # fmt: skip
         await send({"type": "http.response.body", "body": body})
 
-    async def _handle(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[int, bytes, list[Any]]:
+    async def _answer(self, scope: Scope, receive: Receive) -> Answer:
         try:
-            principal = await self.state["authenticator"].authenticate(
-                headers.get(b"authorization", b"").decode("latin-1")
-            )
+            principal = await self.edge.authenticate(scope)
         except UnauthenticatedError as error:
-            return 401, unauthenticated_body(error), [(b"www-authenticate", b"Bearer")]
-        raw = await _read_body(receive)
+            return 401, error_body(error.message, error.code), [(b"www-authenticate", b"Bearer")]
         try:
-            request = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return _bad_request("the request body is not valid JSON")
-        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-            return _bad_request('no GraphQL query found in the request: send {"query": "..."}')
-        variables = request.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            return _bad_request("variables must be a JSON object")
-        context = Context(pool=self.state["pool"], settings=self.state["settings"], principal=principal)
-        try:
+            if not header(scope, b"content-type").lower().startswith(b"application/json"):
+                raise BadRequest("send the operation as JSON, with 'Content-Type: application/json'")
+            raw = await read_body(scope, receive, self.edge.settings.max_body_bytes)
+            query, variables, operation_name = _operation(raw)
             result = await schema.execute(
-                request["query"],
+                query,
                 variable_values=variables,
-                context_value=context,
-                operation_name=request.get("operationName"),
+                context_value=self.edge.build_context(principal),
+                operation_name=operation_name,
                 allowed_operation_types=_HTTP_OPERATIONS,
             )
+        except BodyTooLarge as error:
+            return 413, error_body(error.message, "BODY_TOO_LARGE"), []
+        except BadRequest as error:
+            return _bad_request(str(error))
         except InvalidOperationTypeError:
             return _bad_request("subscriptions are served over WebSocket at /graphql, not over POST")
+        except CannotGetOperationTypeError as error:
+            return _bad_request(error.as_http_error_reason())
+        except MissingQueryError:
+            return _bad_request('the query is empty: send {"query": "..."}')
         response: dict[str, Any] = {"data": result.data}
         if result.errors:
             response["errors"] = [error.formatted for error in result.errors]
@@ -85,19 +93,25 @@ class GraphQLPost:
         return 200, orjson.dumps(response), []
 
 
-def unauthenticated_body(error: UnauthenticatedError) -> bytes:
-    """The body of every 401 (GraphQL over HTTP, downloads): the reason, with code UNAUTHENTICATED."""
-    return orjson.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]})
+def _operation(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
+    """(query, variables, operationName) of a JSON body, or BadRequest naming what is wrong with it."""
+    try:
+        request = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the request body is not valid JSON") from None
+    if isinstance(request, list):
+        raise BadRequest("batches are not supported: send one operation per request")
+    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+        raise BadRequest('no GraphQL query found in the request: send {"query": "..."}')
+    variables, operation_name = request.get("variables"), request.get("operationName")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("variables must be a JSON object (or null)")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest("operationName must be a string (or null)")
+    if not isinstance(request.get("extensions", {}), dict | None):
+        raise BadRequest("extensions must be a JSON object (or null)")
+    return request["query"], variables, operation_name
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _bad_request(message: str) -> tuple[int, bytes, list[Any]]:
-    return 400, orjson.dumps({"errors": [{"message": message}]}), []
+def _bad_request(message: str) -> Answer:
+    return 400, error_body(message, "BAD_REQUEST"), []

@@ -1,1 +1,1 @@
-"""Dramatiq workers: the broker, job actors (thin, by name, taking a job id) and the worker process."""
+"""The worker process: Dramatiq workers on the job queues they are given, and their supervision."""

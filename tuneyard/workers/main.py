@@ -1,4 +1,9 @@
-"""One worker process: a Dramatiq worker running the job actors, the job reaper, and a clean stop."""
+"""One worker process: a Dramatiq worker running the job types of its queues, the job reaper, and a graceful stop.
+
+On SIGTERM the worker takes no new job; each running job hands itself back (keeping its checkpoint, without
+counting an attempt) at its next check_cancelled, and one in a not_resumable() part may end within
+worker_stop_grace_seconds. A job still running then is interrupted and handed back.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import asyncpg
@@ -22,26 +28,26 @@ from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import UnavailableError
 from tuneyard.core.redis import async_client
-from tuneyard.jobs import progress
-from tuneyard.jobs import service as jobs
-from tuneyard.jobs.models import Job
+from tuneyard.jobs import progress, registry
+from tuneyard.jobs.reaper import reap_forever
+from tuneyard.jobs.run import RunEnv
+from tuneyard.jobs.runner import execute
+from tuneyard.jobs.service import send
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_MS = 10_000  # running jobs get this long to reach a checkpoint and hand themselves back
-
-
-# Each domain's tasks module registers its job actors when imported; a new job kind adds its module here.
+# Each domain's tasks module binds its job types when imported; a new job kind adds its module here.
 TASK_MODULES = ("tuneyard.datasets.exports.tasks", "tuneyard.maintenance.tasks")
+INTERRUPT_WAIT = 5.0  # seconds for runs interrupted after the grace period to hand their jobs back
 
 
-def import_task_modules() -> None:
-    for name in TASK_MODULES:
+def import_task_modules(settings: Settings) -> None:
+    for name in (*TASK_MODULES, *settings.worker_task_modules):
         importlib.import_module(name)
 
 
 class Resources(Middleware):
-    """The worker's asyncpg pool and Redis client on the event loop thread, its reaper, and `execute`."""
+    """The worker's asyncpg pool and Redis client on the event loop thread, its reaper, and running jobs."""
 
     def __init__(self, settings: Settings, database_url: str, redis_url: str, threads: int) -> None:
         self.settings = settings
@@ -52,6 +58,7 @@ class Resources(Middleware):
         self.pool: asyncpg.Pool | None = None
         self.redis: aioredis.Redis | None = None
         self.reaper: asyncio.Task[None] | None = None
+        self.runs: set[asyncio.Task[Any]] = set()
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
         # Listed after AsyncIO, so its event loop is already running; done before any message is taken.
@@ -61,6 +68,7 @@ class Resources(Middleware):
         self.stopping.set()
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # Called once the worker threads ended or the grace period is over, before the event loop stops.
         self._on_loop(self._close())
 
     def _on_loop(self, coroutine: Any) -> None:
@@ -72,9 +80,14 @@ class Resources(Middleware):
         self.pool = await create_pool(self.database_url, max_size=self.threads + 2)
         self.redis = async_client(self.redis_url)
         progress.configure(self.redis, self.settings.queue_namespace)
-        self.reaper = asyncio.create_task(self._reap_forever())
+        self.reaper = asyncio.create_task(reap_forever(self.pool, self.settings))
 
     async def _close(self) -> None:
+        if self.runs:
+            log.warning("jobs still running after the grace period: %d; handing them back", len(self.runs))
+            for run in self.runs:
+                run.cancel()
+            await asyncio.wait(self.runs, timeout=INTERRUPT_WAIT)
         if self.reaper is not None:
             self.reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,38 +97,51 @@ class Resources(Middleware):
         if self.pool is not None:
             await self.pool.close()
 
-    async def _reap_forever(self) -> None:
+    def actor(self, task: registry.Task) -> Callable[[int], Awaitable[None]]:
+        """The Dramatiq actor function of a task: its message carries only the job id."""
+
+        async def run(job_id: int) -> None:
+            await self.execute(task, job_id)
+
+        return run
+
+    async def execute(self, task: registry.Task, job_id: int) -> None:
         assert self.pool is not None
-        s = self.settings
-        while True:
-            try:
-                await jobs.recover(self.pool, s.job_stale_seconds, s.job_max_attempts, s.job_requeue_seconds)
-            except (asyncpg.PostgresError, OSError) as error:
-                log.warning("job reaper: %s", error)
-            await asyncio.sleep(s.job_reap_seconds)
-
-    async def _resend(self, job: Job) -> None:
-        with contextlib.suppress(UnavailableError):  # the reaper sends it later
-            await asyncio.to_thread(broker.enqueue, job.actor, job.id)
-
-    async def execute(self, job_id: int, work: broker.Work) -> None:
-        assert self.pool is not None
-        env = jobs.RunEnv(
-            pool=self.pool,
-            heartbeat_seconds=self.settings.job_heartbeat_seconds,
-            progress_interval=self.settings.job_progress_interval,
-            stopping=self.stopping.is_set,
-            resend=self._resend,
-        )
-        await jobs.execute(job_id, work, env)
+        if self.stopping.is_set():  # taken from the queue just as the worker began to stop: for another worker
+            with contextlib.suppress(UnavailableError):  # else the reaper sends it again
+                await asyncio.to_thread(broker.enqueue, task.type.actor, task.type.queue, job_id)
+            return
+        current = asyncio.current_task()
+        assert current is not None
+        self.runs.add(current)
+        env = RunEnv(pool=self.pool, settings=self.settings, stopping=self.stopping.is_set, send=send)
+        try:
+            await execute(job_id, task.type, task.work, env)
+        except asyncio.CancelledError:
+            log.warning("job %s: interrupted at the end of the grace period; handed back", job_id)
+        finally:
+            self.runs.discard(current)
 
 
-def run_worker(settings: Settings, database_url: str, redis_url: str, threads: int, parent_pid: int | None) -> int:
-    """Run until SIGTERM or SIGINT (or until `parent_pid` is gone); running jobs go back to the queue."""
+def run_worker(
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    threads: int,
+    queues: Collection[str] | None = None,
+    parent_pid: int | None = None,
+) -> int:
+    """Run the job types of `queues` (all when None) until SIGTERM or SIGINT (or until `parent_pid` is gone)."""
+    import_task_modules(settings)
+    unknown = set(queues or ()) - set(registry.queues())
+    if unknown:
+        log.error("no job kinds on queues %s; the queues are: %s", sorted(unknown), ", ".join(registry.queues()))
+        return 2
     resources = Resources(settings, database_url, redis_url, threads)
     the_broker = broker.configure(settings, redis_url, middleware=[AsyncIO(), resources])
-    import_task_modules()
-    names = broker.declare_actors(the_broker, resources.execute)
+    served = registry.tasks(queues)
+    for task in served:
+        broker.declare_actor(the_broker, task.type.actor, task.type.queue, resources.actor(task))
     worker = dramatiq.Worker(the_broker, worker_threads=threads, worker_timeout=settings.worker_poll_ms)
     # Take no more messages than there are threads, so that an idle worker elsewhere gets the rest.
     worker.queue_prefetch = threads
@@ -123,13 +149,16 @@ def run_worker(settings: Settings, database_url: str, redis_url: str, threads: i
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
-    log.info("worker ready: %s; %d threads; queue namespace %r", ", ".join(names), threads, settings.queue_namespace)
+    log.info(
+        "worker ready: %s; %d threads; queue namespace %r",
+        ", ".join(f"{t.type.actor} ({t.type.queue})" for t in served), threads, settings.queue_namespace,
+    )  # fmt: skip
     try:
         while not stop.wait(0.5):
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.warning("the process that started this worker is gone; stopping")
                 break
     finally:
-        worker.stop(timeout=STOP_GRACE_MS)
+        worker.stop(timeout=round(settings.worker_stop_grace_seconds * 1000))
         broker.close()
     return 0

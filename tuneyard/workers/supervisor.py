@@ -8,19 +8,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 1.0
+STOP_MARGIN = 10.0  # seconds a child may take beyond its grace period (handing jobs back, closing) before a KILL
 
 
 class WorkerProcesses:
-    """`tuneyard worker --processes 1` children of this process, with the database and Redis URLs in env."""
+    """`tuneyard worker --processes 1` children (of `queues`, None: all); stop() waits out their `grace` first."""
 
-    def __init__(self, count: int, threads: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, count: int, threads: int, env: dict[str, str], grace: float, queues: Sequence[str] | None = None
+    ) -> None:
         self.count = count
         self.threads = threads
         self.env = env
+        self.grace = grace
+        self.queues = queues
         self.children: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -30,6 +36,8 @@ class WorkerProcesses:
             sys.executable, "-m", "tuneyard.cli", "worker", "--processes", "1", "--threads", str(self.threads),
             "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
+        if self.queues is not None:
+            command += ["--queues", ",".join(self.queues)]
         return subprocess.Popen(command, env=self.env)
 
     def start(self) -> None:
@@ -56,14 +64,14 @@ class WorkerProcesses:
         while not self._stopping.wait(1.0):
             pass
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self) -> None:
         self._stopping.set()
         if self._monitor is not None:
             self._monitor.join()
         for child in self.children:
             if child.poll() is None:
                 child.terminate()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.grace + STOP_MARGIN
         for child in self.children:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))

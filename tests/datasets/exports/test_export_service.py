@@ -34,7 +34,7 @@ def new(name: str, where: dict[str, Any], fraction: float = 0.0) -> NewDataset:
 async def test_old_version_exports_byte_identical_after_its_examples_change(pool: asyncpg.Pool, tmp_path: Path) -> None:
     await load(pool, 300)
     v1 = await service.create(pool, new("frozen", {}, 0.2))
-    first = {fmt: await exports.export_dataset(pool, tmp_path, v1.id, fmt) for fmt in ExportFormat}
+    first = {fmt: (await exports.export_dataset(pool, tmp_path, v1.id, fmt)).to_json() for fmt in ExportFormat}
     # Re-record every example with new content, re-tag and archive them all.
     changed = [{**r, "userRequest": "rewritten " + r["userRequest"], "qualityScore": 0.01, "executionPlan": {"x": 1}}
                for r in generate(300, seed=5, prefix="ds")]  # fmt: skip
@@ -42,7 +42,7 @@ async def test_old_version_exports_byte_identical_after_its_examples_change(pool
         await examples_service.record(pool, new_examples(changed[i : i + 100]))
     await curation.tag_examples(pool, {}, ["retagged"], ["good"], None)
     assert await curation.archive(pool, {}) == 300
-    again = {fmt: await exports.export_dataset(pool, tmp_path, v1.id, fmt) for fmt in ExportFormat}
+    again = {fmt: (await exports.export_dataset(pool, tmp_path, v1.id, fmt)).to_json() for fmt in ExportFormat}
     for fmt in ExportFormat:
         assert [e["sha256"] for e in again[fmt]["exports"]] == [e["sha256"] for e in first[fmt]["exports"]], fmt
         for before, after in zip(first[fmt]["exports"], again[fmt]["exports"], strict=True):
@@ -64,7 +64,7 @@ async def test_result_reports_files_tokens_problems_and_warnings(pool: asyncpg.P
     await load(pool, 120)
     await pool.execute("UPDATE examples SET execution_plan = NULL WHERE id IN (3, 50)")  # no assistant turn
     version = await service.create(pool, new("report", {}, 0.25))
-    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)
+    result = (await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)).to_json()
     assert [e["split"] for e in result["exports"]] == ["TRAIN", "VALIDATION"]
     assert [e["lineCount"] for e in result["exports"]] == [version.train_count, version.validation_count]
     assert result["tokenizer"] == TOKENIZER
@@ -82,7 +82,7 @@ async def test_result_reports_files_tokens_problems_and_warnings(pool: asyncpg.P
     assert result["warnings"] == []
 
     small = await service.create(pool, new("small", {"ids": ["1", "2", "4"]}))
-    result = await exports.export_dataset(pool, tmp_path, small.id, ExportFormat.ANTHROPIC_BEDROCK)
+    result = (await exports.export_dataset(pool, tmp_path, small.id, ExportFormat.ANTHROPIC_BEDROCK)).to_json()
     assert [e["split"] for e in result["exports"]] == [None] and result["valid"]
     assert any("at least 10" in w for w in result["warnings"])
     assert any("no validation split" in w for w in result["warnings"])
@@ -98,7 +98,7 @@ class CancelAfter:
     async def progress(self, fraction: float, message: str | None = None) -> None:
         self.reported.append(fraction)
 
-    async def checkpoint(self) -> None:
+    async def check_cancelled(self) -> None:
         self.left -= 1
         if self.left < 0:
             raise RuntimeError("cancelled")
@@ -112,11 +112,13 @@ async def test_cancelling_mid_export_leaves_no_file(
     monkeypatch.setattr(exports, "BATCH", 50)
     for checkpoints in (0, 3, 10):
         with pytest.raises(RuntimeError, match="cancelled"):
-            await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, CancelAfter(checkpoints))
+            (
+                await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, CancelAfter(checkpoints))
+            ).to_json()
         assert files_in(tmp_path) == []
     assert await pool.fetchval("SELECT count(*) FROM dataset_exports") == 0
     run = CancelAfter(1000)
-    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, run)
+    result = (await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.RAW, run)).to_json()
     assert len(files_in(tmp_path)) == 2 and result["lineCount"] == 500
     assert run.reported[-1] == 1.0
 
@@ -124,8 +126,8 @@ async def test_cancelling_mid_export_leaves_no_file(
 async def test_a_job_run_twice_records_its_files_once(pool: asyncpg.Pool, tmp_path: Path) -> None:
     await load(pool, 50)
     version = await service.create(pool, new("twice", {}))
-    first = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")
-    second = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")
+    first = (await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")).to_json()
+    second = (await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.SHAREGPT, job_id="77")).to_json()
     assert first["exports"] == second["exports"]
     assert len(files_in(tmp_path)) == 1
 
@@ -148,10 +150,10 @@ async def test_counting_in_processes_gives_the_same_files_and_tokens(
     await pool.execute("UPDATE examples SET execution_plan = NULL WHERE id = 7")
     version = await service.create(pool, new("processes", {}, 0.2))
     monkeypatch.setattr(exports, "BATCH", 40)
-    in_thread = {f: await exports.export_dataset(pool, tmp_path, version.id, f) for f in ExportFormat}
+    in_thread = {f: (await exports.export_dataset(pool, tmp_path, version.id, f)).to_json() for f in ExportFormat}
     monkeypatch.setattr(writer, "COUNT_IN_PROCESS", 0)
     for fmt in ExportFormat:
-        in_process = await exports.export_dataset(pool, tmp_path, version.id, fmt)
+        in_process = (await exports.export_dataset(pool, tmp_path, version.id, fmt)).to_json()
         assert [e["sha256"] for e in in_process["exports"]] == [e["sha256"] for e in in_thread[fmt]["exports"]]
         for key in ("tokens", "problems", "problemCount", "lineCount"):
             assert in_process[key] == in_thread[fmt][key], (fmt, key)
@@ -165,7 +167,7 @@ async def test_examples_over_the_token_limit_are_problems_at_their_lines(
     version = await service.create(pool, new("limit", {}, 0.3))
     exporter = EXPORTERS[ExportFormat.OPENAI_CHAT]
     monkeypatch.setattr(type(exporter), "token_limit", 60)
-    result = await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)
+    result = (await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT)).to_json()
     assert result["tokens"]["maxPerExample"] > 60 and result["problemCount"] > 0
     assert any("limit of 60" in w for w in result["warnings"])
     for problem in result["problems"]:

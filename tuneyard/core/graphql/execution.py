@@ -1,9 +1,9 @@
 """A faster way to complete lists of plain objects, plugged in as the executor class.
 
-For a list whose items' selected fields are all plain leaf attributes (no resolver, arguments,
-directives or fragments), the result rows are built in one pass instead of resolving field by field;
-anything else, or any value that would be an error (a null in a non-null field), takes graphql-core's
-normal path. The rows are identical either way.
+For a list whose items' selected fields are all plain leaf attributes (no resolver, permission, field
+extension, arguments, directives or fragments), the result rows are built in one pass instead of resolving
+field by field; anything else, or any value that would be an error (a null in a non-null field), takes
+graphql-core's normal path. The rows are identical either way.
 """
 
 from __future__ import annotations
@@ -62,7 +62,11 @@ def _columns(object_type: GraphQLObjectType, node: FieldNode) -> list[Column] | 
             continue
         field = object_type.fields.get(name)
         definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
+        # Resolvers, permissions and field extensions run only on the normal path: a field with any of them
+        # (an ADMIN-only field, say) must never be read straight off the object.
         if field is None or definition is None or definition.base_resolver is not None:
+            return None
+        if definition.permission_classes or definition.extensions:
             return None
         serializer = _serializer(field.type)
         if serializer is None:

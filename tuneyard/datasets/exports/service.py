@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from tuneyard.core.config import Settings
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.datasets import service as datasets
@@ -25,12 +24,18 @@ from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
 from tuneyard.datasets.exports.formats.base import Exporter
 from tuneyard.datasets.exports.formats.tokens import TOKENIZER
+from tuneyard.datasets.exports.models import (
+    EXPORT_JOB,
+    ExportedFile,
+    ExportInput,
+    ExportResult,
+    ExportTokens,
+)
 from tuneyard.datasets.exports.writer import Batch, OutputFile, Tally, Writer, file_stem, open_output, token_counter
 from tuneyard.datasets.models import Dataset, DatasetExport, ExportFormat, Split
-from tuneyard.jobs.models import Job, JobKind
+from tuneyard.jobs.models import Job
 from tuneyard.jobs.service import JobRun, create_and_enqueue
 
-EXPORT_ACTOR = "export.run"
 BATCH = 5000
 IN_FLIGHT = 4  # batches whose tokens are being counted while the next is rendered
 MIN_EXAMPLES = 10  # OpenAI refuses training files with fewer examples; others learn little from them
@@ -42,15 +47,15 @@ class ExportRun(Protocol):
 
     async def progress(self, fraction: float, message: str | None = None) -> None: ...
 
-    async def checkpoint(self) -> None:
-        """Raise (anything) to stop here: the job was cancelled."""
+    async def check_cancelled(self) -> None:
+        """Raise (anything) to stop here: the job was cancelled (or its worker is stopping)."""
 
 
 class _Unattended:
     async def progress(self, fraction: float, message: str | None = None) -> None:
         return None
 
-    async def checkpoint(self) -> None:
+    async def check_cancelled(self) -> None:
         return None
 
 
@@ -61,7 +66,7 @@ async def export_dataset(
     fmt: ExportFormat,
     run: ExportRun | None = None,
     job_id: str | None = None,
-) -> dict[str, Any]:
+) -> ExportResult:
     """Write the version's export files (one, or one per split when it has a validation split); the job result."""
     run = run or _Unattended()
     dataset = await datasets.get(pool, dataset_id)
@@ -82,7 +87,7 @@ async def export_dataset(
                 files[member] = file
         tally = Tally()
         await _stream(pool, dataset, Writer(exporter, files, tally), run)
-        await run.checkpoint()
+        await run.check_cancelled()
         unique = list({id(f): f for f in files.values()}.values())
         for file in unique:
             file.handle.flush()
@@ -117,7 +122,7 @@ async def _stream(pool: asyncpg.Pool, dataset: Dataset, writer: Writer, run: Exp
             try:
                 while rows := await pending:
                     pending = asyncio.ensure_future(cursor.fetch(BATCH))
-                    await run.checkpoint()
+                    await run.check_cancelled()
                     batch = await loop.run_in_executor(renderer, writer.render, rows)
                     del rows
                     count = loop.run_in_executor(counter, tokens.count_examples, batch.users, batch.assistants)
@@ -161,7 +166,7 @@ async def _record(
 
 def _result(
     dataset: Dataset, fmt: ExportFormat, exports: list[DatasetExport], tally: Tally, exporter: Exporter
-) -> dict[str, Any]:
+) -> ExportResult:
     warnings = []
     if dataset.example_count < MIN_EXAMPLES:
         warnings.append(f"only {dataset.example_count} examples: fine-tuning needs at least {MIN_EXAMPLES}")
@@ -171,34 +176,23 @@ def _result(
         warnings.append(f"only {dataset.validation_count} validation examples")
     if tally.over_limit:
         warnings.append(f"{tally.over_limit} examples exceed the format's limit of {exporter.token_limit} tokens")
-    return {
-        "datasetId": str(dataset.id),
-        "format": fmt.value,
-        "exports": [
-            {
-                "id": str(e.id),
-                "split": None if e.split is None else e.split.value,
-                "lineCount": e.line_count,
-                "sizeBytes": e.size_bytes,
-                "sha256": e.sha256,
-                "downloadUrl": e.download_path,
-            }
-            for e in exports
-        ],
-        "lineCount": sum(e.line_count for e in exports),
-        "tokenizer": TOKENIZER,
-        "tokens": {
-            "total": tally.tokens[Split.TRAIN] + tally.tokens[Split.VALIDATION],
-            "train": tally.tokens[Split.TRAIN],
-            "validation": tally.tokens[Split.VALIDATION],
-            "maxPerExample": tally.max_tokens,
-            "limitPerExample": exporter.token_limit,
-        },
-        "valid": tally.problem_count == 0,
-        "problemCount": tally.problem_count,
-        "problems": tally.problems,
-        "warnings": warnings,
-    }
+    files = [
+        ExportedFile(
+            id=str(e.id), split=e.split, line_count=e.line_count, size_bytes=e.size_bytes, sha256=e.sha256,
+            download_url=e.download_path,
+        )
+        for e in exports
+    ]  # fmt: skip
+    tokens = ExportTokens(
+        total=tally.tokens[Split.TRAIN] + tally.tokens[Split.VALIDATION], train=tally.tokens[Split.TRAIN],
+        validation=tally.tokens[Split.VALIDATION], max_per_example=tally.max_tokens,
+        limit_per_example=exporter.token_limit,
+    )  # fmt: skip
+    return ExportResult(
+        dataset_id=str(dataset.id), format=fmt, exports=files, line_count=sum(e.line_count for e in exports),
+        tokenizer=TOKENIZER, tokens=tokens, valid=tally.problem_count == 0, problem_count=tally.problem_count,
+        problems=tally.problems, warnings=warnings,
+    )  # fmt: skip
 
 
 async def exports_of(pool: asyncpg.Pool, dataset_id: int) -> list[DatasetExport]:
@@ -231,11 +225,14 @@ async def start_export(pool: asyncpg.Pool, dataset_id: str, fmt: ExportFormat, c
     dataset = await datasets.require(pool, dataset_id)
     if dataset.deleted_at is not None:
         raise ConflictError(f"dataset {dataset.name} v{dataset.version} is deleted; it cannot be exported")
-    job_input = {"datasetId": str(dataset.id), "format": fmt.value}
-    return await create_and_enqueue(pool, JobKind.EXPORT, job_input, actor=EXPORT_ACTOR, created_by=created_by)
+    job_input = ExportInput(dataset_id=str(dataset.id), format=fmt)
+    return await create_and_enqueue(pool, EXPORT_JOB, job_input, created_by=created_by)
 
 
-async def run_export(run: JobRun) -> dict[str, Any]:
-    """The EXPORT job's work (actor "export.run"): export_dataset with the job's progress and checkpoints."""
-    dataset_id, fmt = int(run.input["datasetId"]), ExportFormat(run.input["format"])
-    return await export_dataset(run.pool, Settings().export_dir, dataset_id, fmt, run, job_id=str(run.id))
+async def run_export(run: JobRun[ExportInput, ExportResult]) -> ExportResult:
+    """The EXPORT job's work: export_dataset into the configured directory, with the job's progress and stops.
+
+    It resumes by starting over (files of a stopped run are removed; a version's files are recorded once).
+    """
+    dataset_id, fmt = int(run.input.dataset_id), run.input.format
+    return await export_dataset(run.pool, run.settings.export_dir, dataset_id, fmt, run, job_id=str(run.id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneyard.core.queue import job_actor
-from tuneyard.datasets.exports.service import EXPORT_ACTOR, run_export
+from tuneyard.datasets.exports.service import EXPORT_JOB, run_export
+from tuneyard.jobs.service import job_task
 
-job_actor(EXPORT_ACTOR)(run_export)
+job_task(EXPORT_JOB)(run_export)

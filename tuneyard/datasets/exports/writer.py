@@ -21,6 +21,7 @@ import orjson
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import tokens, training_text
 from tuneyard.datasets.exports.formats.base import Exporter, user_text
+from tuneyard.datasets.exports.models import ExportProblem
 from tuneyard.datasets.models import Dataset, ExportFormat, FrozenExample, Split
 
 COUNT_IN_PROCESS = 50_000  # examples; fewer are counted in a thread (starting processes costs ~0.2-0.5 s)
@@ -61,7 +62,7 @@ class OutputFile:
 class Tally:
     """What the validator and the tokenizer found, across the run."""
 
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[ExportProblem] = field(default_factory=list)
     problem_count: int = 0
     tokens: dict[Split, int] = field(default_factory=lambda: {Split.TRAIN: 0, Split.VALIDATION: 0})
     max_tokens: int = 0
@@ -70,8 +71,9 @@ class Tally:
     def problem(self, file: OutputFile, line: int, example_id: int, message: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_LISTED_PROBLEMS:
-            split = None if file.split is None else file.split.value
-            self.problems.append({"split": split, "line": line, "exampleId": str(example_id), "problem": message})
+            self.problems.append(
+                ExportProblem(split=file.split, line=line, example_id=str(example_id), problem=message)
+            )
 
 
 def file_stem(dataset: Dataset, fmt: ExportFormat, split: Split | None) -> str:

@@ -1,0 +1,149 @@
+"""Worker processes on a scratch database and queue namespace of their own, started and signalled by each test.
+
+Each test gets a fresh database: no other process's reaper (the session server's, say) touches its jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+
+from tests.support import JOB_TEST_SETTINGS, service_env
+from tests.support.databases import create_database, drop_database
+from tests.workers.provider import PROVIDER_TABLE
+from tuneyard.core import queue as broker
+from tuneyard.core.config import Settings
+from tuneyard.core.db import create_pool
+from tuneyard.core.redis import async_client
+from tuneyard.jobs import progress
+from tuneyard.jobs import service as jobs
+from tuneyard.jobs.models import Job
+
+T = TypeVar("T")
+CHECKOUT = Path(__file__).resolve().parents[2]  # workers run from here, so they can import tests.workers.provider
+
+
+async def until(check: Callable[[], Awaitable[T | None]], within: float = 20, what: str = "") -> T:
+    """The first truthy value of check(), polled every 50 ms for up to `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Yard:
+    """One test's database (with the provider's table), namespace, worker environment, and a pool."""
+
+    env: dict[str, str]
+    pool: asyncpg.Pool
+    home: Path
+
+    async def job(self, job_id: int) -> Job:
+        found = await jobs.get(self.pool, job_id)
+        assert found is not None
+        return found
+
+    async def final(self, job_id: int, within: float = 30) -> Job:
+        async def ended() -> Job | None:
+            job = await self.job(job_id)
+            return job if job.status.final else None
+
+        return await until(ended, within, f"job {job_id} to end")
+
+    async def provider_jobs(self, job_id: int) -> list[asyncpg.Record]:
+        return await self.pool.fetch("SELECT * FROM provider_jobs WHERE job_id = $1 ORDER BY id", job_id)
+
+
+@pytest.fixture
+async def yard(backing: tuple[str, str], tmp_path: Path) -> AsyncIterator[Yard]:
+    url = await create_database(backing[0])
+    namespace = f"tuneyard-w-{uuid.uuid4().hex[:12]}"
+    the_broker = broker.configure(Settings(queue_namespace=namespace), backing[1])
+    client = async_client(backing[1])
+    progress.configure(client, namespace)
+    pool = await create_pool(url, max_size=4)
+    await pool.execute(PROVIDER_TABLE)
+    env = service_env(
+        url, backing[1], **JOB_TEST_SETTINGS, TUNEYARD_HOME=str(tmp_path / "home"),
+        TUNEYARD_QUEUE_NAMESPACE=namespace, TUNEYARD_WORKER_TASK_MODULES='["tests.workers.provider"]',
+    )  # fmt: skip
+    try:
+        yield Yard(env, pool, tmp_path / "home")
+    finally:
+        await pool.close()
+        the_broker.flush_all()
+        broker.close()
+        await client.aclose()
+        await drop_database(backing[0], url)
+
+
+@dataclass
+class Worker:
+    """A `tuneyard worker` process; its log (stdout and stderr) goes to a file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_ready(self, timeout: float = 20) -> Worker:
+        deadline = time.monotonic() + timeout
+        while "worker ready" not in self.output():
+            assert self.process.poll() is None, f"the worker exited: {self.output()}"
+            assert time.monotonic() < deadline, f"the worker did not start: {self.output()}"
+            time.sleep(0.05)
+        return self
+
+    def signal(self, signum: signal.Signals) -> float:
+        """Send the signal; when it was sent (time.monotonic)."""
+        self.process.send_signal(signum)
+        return time.monotonic()
+
+    def exited_after(self, since: float, timeout: float = 60) -> float:
+        """Seconds from `since` until the process exited (waited for here)."""
+        self.process.wait(timeout)
+        return time.monotonic() - since
+
+
+@pytest.fixture
+def workers(yard: Yard, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """start(*options, **env): a ready `tuneyard worker` with those options; all are killed after the test."""
+    started: list[Worker] = []
+
+    def start(*options: str, **env: Any) -> Worker:
+        log = tmp_path / f"worker-{len(started)}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tuneyard.cli", "worker", *options], env={**yard.env, **env}, cwd=CHECKOUT,
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        started.append(Worker(process, log))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(10)
