@@ -11,7 +11,7 @@ from tests.workers.conftest import Worker, Yard, until
 from tests.workers.provider import PROVIDER_JOB, ProviderInput
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs import service as jobs
-from tuneyard.jobs.models import JobStatus
+from tuneyard.jobs.models import Job, JobStatus
 
 PROVIDER = ("--threads", "1", "--queues", "test-provider")
 
@@ -26,6 +26,17 @@ async def _first_poll(yard: Yard, job_id: int) -> asyncpg.Record:
     return await until(polled, what="the first poll")
 
 
+async def _two_workers_mid_poll(yard: Yard, workers: Callable[..., Worker], **env: str) -> tuple[Job, Worker, Worker]:
+    """A provider job polled for the first time by one of two workers: (the job, that worker, the other one)."""
+    pair = [workers(*PROVIDER, **env) for _ in range(2)]
+    for worker in pair:
+        worker.wait_ready()
+    job = await jobs.create_and_enqueue(yard.pool, PROVIDER_JOB, ProviderInput(polls=3, first_poll_seconds=60))
+    started = await _first_poll(yard, job.id)
+    holder = next(w for w in pair if w.pid == started["polled_by"][0])
+    return job, holder, next(w for w in pair if w is not holder)
+
+
 async def _messages(yard: Yard, job_id: int) -> list[str | None]:
     return [e.message for e in await repo.events(yard.pool, job_id, 100)]
 
@@ -33,13 +44,7 @@ async def _messages(yard: Yard, job_id: int) -> list[str | None]:
 async def test_a_worker_killed_mid_run_never_starts_a_second_provider_job(
     yard: Yard, workers: Callable[..., Worker]
 ) -> None:
-    pair = [workers(*PROVIDER) for _ in range(2)]
-    for worker in pair:
-        worker.wait_ready()
-    job = await jobs.create_and_enqueue(yard.pool, PROVIDER_JOB, ProviderInput(polls=3, first_poll_seconds=60))
-    started = await _first_poll(yard, job.id)
-    holder = next(w for w in pair if w.pid == started["polled_by"][0])
-    other = next(w for w in pair if w is not holder)
+    job, holder, other = await _two_workers_mid_poll(yard, workers)
     holder.signal(signal.SIGKILL)
     # The other worker's reaper sees the heartbeat stop (2.5 s in tests) and queues the job again; the next
     # attempt finds the provider's job id in the checkpoint and polls that job instead of starting another.
@@ -54,13 +59,7 @@ async def test_a_worker_killed_mid_run_never_starts_a_second_provider_job(
 async def test_a_stopped_worker_hands_its_run_back_at_once_and_the_next_resumes_it(
     yard: Yard, workers: Callable[..., Worker]
 ) -> None:
-    pair = [workers(*PROVIDER, TUNEYARD_WORKER_STOP_GRACE_SECONDS="20") for _ in range(2)]
-    for worker in pair:
-        worker.wait_ready()
-    job = await jobs.create_and_enqueue(yard.pool, PROVIDER_JOB, ProviderInput(polls=3, first_poll_seconds=60))
-    started = await _first_poll(yard, job.id)
-    holder = next(w for w in pair if w.pid == started["polled_by"][0])
-    other = next(w for w in pair if w is not holder)
+    job, holder, other = await _two_workers_mid_poll(yard, workers, TUNEYARD_WORKER_STOP_GRACE_SECONDS="20")
     stopped_at = holder.signal(signal.SIGTERM)
     assert holder.exited_after(stopped_at) < 3, "handed back at its next stop point, not after the grace period"
     assert holder.process.returncode == 0

