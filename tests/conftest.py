@@ -17,6 +17,9 @@ import pytest
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
 from tests.support.databases import create_database, drop_database
 from tests.support.datasets import DATASET_TABLES
+from tests.support.standins.env import BUCKET, LOCATION, OPENAI_KEY, PROJECT, VERTEX_TOKEN
+from tests.support.standins.openai_api import OpenAIStandIn
+from tests.support.standins.vertex_api import VertexStandIn
 from tuneyard.core.db import create_pool
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -114,3 +117,21 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield connections
     finally:
         await connections.close()
+
+
+@pytest.fixture(scope="session")
+def openai_api() -> Iterator[OpenAIStandIn]:
+    """A server speaking OpenAI's HTTP API (files, fine-tuning jobs) on 127.0.0.1."""
+    stand_in = OpenAIStandIn(api_key=OPENAI_KEY)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def vertex_api() -> Iterator[VertexStandIn]:
+    """A server speaking Vertex AI's tuningJobs API and Cloud Storage's JSON API on 127.0.0.1."""
+    stand_in = VertexStandIn(project=PROJECT, location=LOCATION, bucket=BUCKET, token=VERTEX_TOKEN)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()

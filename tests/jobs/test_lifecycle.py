@@ -135,6 +135,41 @@ async def test_reaper_retries_a_lost_job_then_fails_it_with_the_reason(pool: asy
     assert failed.error is not None and "worker lost" in failed.error and "attempt 2 of 2" in failed.error
 
 
+async def test_a_cancelling_job_whose_worker_died_gets_its_clean_up_run_by_another(pool: asyncpg.Pool) -> None:
+    """A lost CANCELLING job (a provider's job may still run and bill) is due again at once, on a new attempt,
+    so that a worker runs the work's clean-up; only after the last attempt does the reaper end it unclean."""
+    job = await _start(pool)
+    assert await repo.claim(pool, job.id) is not None
+    await jobs.cancel(pool, job.id)
+    await pool.execute("UPDATE jobs SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", job.id)
+    (moved,) = await reaper.recover(pool, _reaper())
+    assert (moved.status, moved.attempts) == (JobStatus.CANCELLING, 2)
+    assert moved.resume_at is not None and moved.message == "cancelling: its worker was lost; cleaning up"
+    assert await repo.set_progress(pool, job.id, 1, 0.5, None) is None, "the lost attempt is fenced off"
+    cleaned: list[int] = []
+
+    async def work(run: Run) -> Steps:
+        try:
+            await run.check_cancelled()
+        except jobs.JobCancelled:
+            cleaned.append(run.attempt)
+            raise
+        raise AssertionError("a CANCELLING job stops at its first stop point")
+
+    await execute(job.id, TEST_JOB, work, _env(pool))
+    final = await repo.get(pool, job.id)
+    assert cleaned == [2] and final is not None and final.status is JobStatus.CANCELLED
+
+    # Out of attempts, the reaper ends a lost CANCELLING job itself, saying its clean-up may not have run.
+    last = await _start(pool)
+    assert await repo.claim(pool, last.id) is not None
+    await jobs.cancel(pool, last.id)
+    await pool.execute("UPDATE jobs SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", last.id)
+    (ended,) = await reaper.recover(pool, _reaper(max_attempts=1))
+    assert ended.status is JobStatus.CANCELLED and ended.resume_at is None
+    assert ended.message == "cancelled (its worker was lost; its clean-up may not have run)"
+
+
 async def test_a_stopping_worker_hands_its_job_back_with_its_checkpoint_and_no_attempt_counted(
     pool: asyncpg.Pool,
 ) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +52,30 @@ class Settings(BaseSettings):
     query_max_aliases: int = 100
     query_max_tokens: int = 10_000
     query_max_cost: int = 50_000  # rows: `first` multiplied down nested connections, plus field weights (stats)
+    # Providers (tuneyard.providers): unset means "not configured"; secrets are never shown by the API or logged.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # default: the SDK's (https://api.openai.com/v1)
+    vertex_project: str | None = None
+    vertex_location: str = "us-central1"
+    vertex_bucket: str | None = None  # training files are uploaded to gs://<bucket>/tuneyard/...
+    vertex_access_token: SecretStr | None = None  # an OAuth2 access token, or:
+    vertex_credentials_file: Path | None = None  # a service account key file (never Google's default lookup)
+    vertex_base_url: str | None = None  # default: https://<location>-aiplatform.googleapis.com/
+    gcs_base_url: str | None = None  # default: https://storage.googleapis.com
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    # Fine-tunes poll their provider job this often (a delayed message between polls, no thread waits).
+    fine_tune_poll_seconds: float = 30.0
+    # The day provider dates are compared with (fine-tuning closes, models shut down); unset: today (UTC).
+    today: date | None = None
+
+    def current_date(self) -> date:
+        return self.today or datetime.now(UTC).date()
+
+    def provider_secrets(self) -> list[str]:
+        """Every configured secret, for redaction."""
+        secrets = (self.openai_api_key, self.vertex_access_token, self.anthropic_api_key)
+        return [s.get_secret_value() for s in secrets if s is not None]
 
     @property
     def export_dir(self) -> Path:

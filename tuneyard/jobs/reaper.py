@@ -26,7 +26,7 @@ async def recover(pool: asyncpg.Pool, settings: Settings) -> list[Job]:
         await announce(job)
     late = await repo.unclaimed(pool, settings.job_requeue_seconds)
     late += await repo.overdue(pool, settings.job_requeue_seconds)
-    for job in [*(j for j in moved if j.status is JobStatus.QUEUED), *late]:
+    for job in [*(j for j in moved if j.status is JobStatus.QUEUED or j.resume_at is not None), *late]:
         await send(job)
     return moved
 

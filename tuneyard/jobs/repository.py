@@ -243,20 +243,27 @@ async def cancel(conn: Executor, job_id: int) -> Job | None:
 async def reap(conn: Executor, stale_seconds: float, max_attempts: int) -> list[Job]:
     """Held jobs whose worker stopped beating: back to QUEUED for another attempt, or FAILED after the last one.
 
-    A stale CANCELLING job ends CANCELLED: nobody runs it any more, so nothing is left to stop. A deferred job
-    (resume_at set) has no worker to lose: `overdue` looks after it.
+    A stale CANCELLING job still has its clean-up to run (a provider's job to cancel): it becomes due again at
+    once for another worker (resume_at now), or ends CANCELLED after the last attempt. A deferred job (resume_at
+    set) has no worker to lose: `overdue` looks after it.
     """
     rows = await conn.fetch(
         _with_event(
             """UPDATE jobs j SET version = j.version + 1, heartbeat_at = NULL,
-                   status = CASE WHEN j.status = 'CANCELLING' THEN 'CANCELLED'
-                                 WHEN j.attempts >= $2 THEN 'FAILED' ELSE 'QUEUED' END,
-                   finished_at = CASE WHEN j.status = 'CANCELLING' OR j.attempts >= $2 THEN clock_timestamp() END,
+                   status = CASE WHEN j.attempts >= $2 THEN
+                                     CASE WHEN j.status = 'CANCELLING' THEN 'CANCELLED' ELSE 'FAILED' END
+                                 WHEN j.status = 'CANCELLING' THEN 'CANCELLING' ELSE 'QUEUED' END,
+                   finished_at = CASE WHEN j.attempts >= $2 THEN clock_timestamp() END,
                    enqueued_at = clock_timestamp(),
+                   attempts = CASE WHEN j.status = 'CANCELLING' AND j.attempts < $2 THEN j.attempts + 1
+                                   ELSE j.attempts END,
+                   resume_at = CASE WHEN j.status = 'CANCELLING' AND j.attempts < $2 THEN clock_timestamp() END,
                    error = CASE WHEN j.status = 'RUNNING' AND j.attempts >= $2 THEN format(
                        'worker lost: no heartbeat for %s s on attempt %s of %s; giving up', $1::float8, j.attempts, $2)
                        ELSE j.error END,
-                   message = CASE WHEN j.status = 'CANCELLING' THEN 'cancelled (its worker was lost)'
+                   message = CASE WHEN j.status = 'CANCELLING' AND j.attempts >= $2 THEN
+                                      'cancelled (its worker was lost; its clean-up may not have run)'
+                                  WHEN j.status = 'CANCELLING' THEN 'cancelling: its worker was lost; cleaning up'
                                   WHEN j.attempts >= $2 THEN 'failed: worker lost'
                                   ELSE format('worker lost on attempt %s; retrying', j.attempts) END
                FROM (SELECT id FROM jobs

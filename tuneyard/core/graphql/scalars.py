@@ -1,8 +1,8 @@
-"""DateTime read with the standard library's ISO 8601 parser (several times faster than dateutil's)."""
+"""DateTime and Date, read with the standard library's ISO 8601 parsers (several times faster than dateutil's)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
@@ -22,3 +22,18 @@ DateTime = strawberry.scalar(
     serialize=datetime.isoformat,
     parse_value=_parse,
 )
+
+
+def _parse_date(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"Date must be an ISO 8601 date string, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"Date must be an ISO 8601 date such as 2027-01-06, got {value!r}") from None
+
+
+Date = strawberry.scalar(
+    name="Date", description="A calendar day (ISO 8601, e.g. 2027-01-06).", serialize=date.isoformat,
+    parse_value=_parse_date,
+)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tuneyard.datasets.models import ExportFormat, Split
 from tuneyard.jobs.models import JobKind, JobModel, JobType
 
@@ -49,3 +51,21 @@ class ExportResult(JobModel):
 
 
 EXPORT_JOB = JobType(JobKind.EXPORT, actor="export.run", queue="export", input=ExportInput, result=ExportResult)
+
+
+MAX_LARGEST = 1000  # per-example token counts kept to tell how many examples exceed a context
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """A version's training-text tokens per split (the exporters' count), and its largest examples' counts."""
+
+    tokenizer: str
+    train: int
+    validation: int
+    largest: list[int]  # descending, at most MAX_LARGEST
+
+    def over(self, limit: int) -> tuple[int, bool]:
+        """How many examples have more than `limit` tokens, and whether that count is exact (False: at least)."""
+        count = sum(1 for n in self.largest if n > limit)
+        return count, count < MAX_LARGEST

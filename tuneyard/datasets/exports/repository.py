@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from tuneyard.core.db import Connection, Executor
+from tuneyard.datasets.exports.models import TokenCounts
 from tuneyard.datasets.models import DatasetExport, ExportFormat, Split
 from tuneyard.examples.models import FROZEN
 
@@ -81,3 +82,20 @@ async def record_exports(
             return found
     except _AlreadyRecorded:
         return None
+
+
+async def token_counts(conn: Executor, dataset_id: int) -> TokenCounts | None:
+    row = await conn.fetchrow(
+        "SELECT tokenizer, train_tokens, validation_tokens, largest FROM dataset_token_counts WHERE dataset_id = $1",
+        dataset_id,
+    )
+    return None if row is None else TokenCounts(row[0], row[1], row[2], list(row[3]))
+
+
+async def save_token_counts(conn: Executor, dataset_id: int, counts: TokenCounts) -> None:
+    """Keep the counts (a version never changes, so whoever counted first wins)."""
+    await conn.execute(
+        """INSERT INTO dataset_token_counts (dataset_id, tokenizer, train_tokens, validation_tokens, largest)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dataset_id) DO NOTHING""",
+        dataset_id, counts.tokenizer, counts.train, counts.validation, counts.largest,
+    )  # fmt: skip

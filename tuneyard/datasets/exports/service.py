@@ -8,6 +8,7 @@ DatasetExport rows; any failure or cancellation removes every file this run wrot
 from __future__ import annotations
 
 import asyncio
+import heapq
 import os
 import time
 from collections import deque
@@ -22,14 +23,16 @@ from tuneyard.core.ids import parse_id
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
-from tuneyard.datasets.exports.formats.base import Exporter
+from tuneyard.datasets.exports.formats.base import Exporter, user_text
 from tuneyard.datasets.exports.formats.tokens import TOKENIZER
 from tuneyard.datasets.exports.models import (
     EXPORT_JOB,
+    MAX_LARGEST,
     ExportedFile,
     ExportInput,
     ExportResult,
     ExportTokens,
+    TokenCounts,
 )
 from tuneyard.datasets.exports.writer import Batch, OutputFile, Tally, Writer, file_stem, open_output, token_counter
 from tuneyard.datasets.models import Dataset, DatasetExport, ExportFormat, Split
@@ -236,3 +239,69 @@ async def run_export(run: JobRun[ExportInput, ExportResult]) -> ExportResult:
     """
     dataset_id, fmt = int(run.input.dataset_id), run.input.format
     return await export_dataset(run.pool, run.settings.export_dir, dataset_id, fmt, run, job_id=str(run.id))
+
+
+async def training_files(
+    pool: asyncpg.Pool, export_dir: Path, dataset: Dataset, fmt: ExportFormat, run: ExportRun, job_id: str
+) -> dict[Split | None, Path]:
+    """The version's files in the format, by split (None: the one file of a version without a validation split):
+    the newest complete set already written, else written now under `job_id` (a retry finds them recorded).
+    Exporting now fails when a line breaks the format's rules (the provider would refuse the file)."""
+    found = await _newest_files(pool, export_dir, dataset, fmt)
+    if found is not None:
+        return found
+    result = await export_dataset(pool, export_dir, dataset.id, fmt, run, job_id)
+    if not result.valid:
+        first = result.problems[0]
+        raise ValidationError(
+            f"the {fmt.value} export of {dataset.name} v{dataset.version} has {result.problem_count} lines that "
+            f"break the format's rules (line {first.line}: {first.problem})"
+        )
+    found = await _newest_files(pool, export_dir, dataset, fmt)
+    if found is None:
+        raise NotFoundError(f"the {fmt.value} export of {dataset.name} v{dataset.version} has no files on disk")
+    return found
+
+
+async def _newest_files(
+    pool: asyncpg.Pool, export_dir: Path, dataset: Dataset, fmt: ExportFormat
+) -> dict[Split | None, Path] | None:
+    wanted: set[Split | None] = {None} if dataset.validation_count == 0 else {Split.TRAIN, Split.VALIDATION}
+    sets: dict[str | None, dict[Split | None, Path | None]] = {}
+    for export in await repo.exports_of(pool, dataset.id):
+        if export.format is fmt:
+            path = await asyncio.to_thread(_inside, export_dir, export.file_name)
+            sets.setdefault(export.job_id, {})[export.split] = path
+    for files in reversed(sets.values()):  # newest first
+        if set(files) == wanted and all(files.values()):
+            return {split: path for split, path in files.items() if path is not None}
+    return None
+
+
+async def token_counts(pool: asyncpg.Pool, dataset: Dataset) -> TokenCounts:
+    """The version's training-text tokens per split, counted as the exporters count them (every format trains on
+    the same texts); counted once, then read back (a version never changes)."""
+    found = await repo.token_counts(pool, dataset.id)
+    if found is not None:
+        return found
+    totals = {Split.TRAIN.value: 0, Split.VALIDATION.value: 0}
+    largest: list[int] = []  # a min-heap of the biggest counts
+    loop = asyncio.get_running_loop()
+    with token_counter(dataset.example_count) as counter:
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(repo.STREAM_TEXT_SQL, dataset.id)
+            while rows := await cursor.fetch(BATCH):
+                users = [user_text(r[2], r[3], r[4], r[5]) for r in rows]
+                assistants = [r[6] or "" for r in rows]
+                counts = await loop.run_in_executor(counter, tokens.count_examples, users, assistants)
+                for row, count in zip(rows, counts, strict=True):
+                    totals[row[1]] += count
+                    if len(largest) < MAX_LARGEST:
+                        heapq.heappush(largest, count)
+                    elif count > largest[0]:
+                        heapq.heapreplace(largest, count)
+    counted = TokenCounts(
+        TOKENIZER, totals[Split.TRAIN.value], totals[Split.VALIDATION.value], sorted(largest, reverse=True)
+    )
+    await repo.save_token_counts(pool, dataset.id, counted)
+    return counted

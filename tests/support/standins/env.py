@@ -1,0 +1,20 @@
+"""The provider settings every fine-tuning test's server and workers get: each provider at its stand-in."""
+
+from __future__ import annotations
+
+from tests.support.standins.openai_api import OpenAIStandIn
+from tests.support.standins.vertex_api import VertexStandIn
+
+OPENAI_KEY = "sk-test-0123456789abcdef"
+VERTEX_TOKEN = "ya29.test-token-0123456789"
+PROJECT, LOCATION, BUCKET = "tuneyard-test", "us-central1", "tuneyard-test-bucket"
+
+
+def provider_env(openai_api: OpenAIStandIn, vertex_api: VertexStandIn) -> dict[str, str]:
+    return {
+        "TUNEYARD_OPENAI_API_KEY": OPENAI_KEY, "TUNEYARD_OPENAI_BASE_URL": openai_api.api_url,
+        "TUNEYARD_VERTEX_PROJECT": PROJECT, "TUNEYARD_VERTEX_LOCATION": LOCATION, "TUNEYARD_VERTEX_BUCKET": BUCKET,
+        "TUNEYARD_VERTEX_ACCESS_TOKEN": VERTEX_TOKEN, "TUNEYARD_VERTEX_BASE_URL": vertex_api.vertex_url,
+        "TUNEYARD_GCS_BASE_URL": vertex_api.gcs_url, "TUNEYARD_FINE_TUNE_POLL_SECONDS": "0.2",
+        "NO_GCE_CHECK": "true",  # google-auth must never probe a metadata server
+    }  # fmt: skip
