@@ -1,4 +1,5 @@
-"""Keyset pagination: every ordering returns each matching example exactly once, even while recording."""
+"""Keyset pagination: every ordering returns each matching example exactly once, and the README's rule for walks while
+examples change."""
 
 from __future__ import annotations
 
@@ -64,13 +65,36 @@ async def test_walk_is_complete_while_examples_are_recorded(curator: GraphQLClie
     original = {str(r["id"]) for r in await db.fetch("SELECT id FROM examples")}
     fresh = iter(generate(10_000, seed=9, prefix="new"))
 
-    def record_more(_: int) -> None:
+    def record_more(step: int) -> None:
         # New examples both newer than everything and scattered through the year.
         curator.data(RECORD, {"examples": [next(fresh) for _ in range(25)]})
+        # Re-records with other scores, without createdAt: by creation, their place does not change.
+        changed = [{**row, "qualityScore": (step % 10) / 10} for row in first[step % 500 : step % 500 + 100]]
+        curator.data(RECORD, {"examples": [{k: v for k, v in row.items() if k != "createdAt"} for row in changed]})
 
     seen = walk(curator, "CREATED_AT_DESC", None, 50, between=record_more)
     assert len(seen) == len(set(seen)), "no example twice"
     assert original <= set(seen), "every example that existed when the walk began"
+
+
+async def test_a_score_that_changes_during_a_walk_by_quality(curator: GraphQLClient, db: asyncpg.Connection) -> None:
+    """The README's rule on the issue's case: A=0.9, B=0.5, C=0.1; after the first page A becomes 0.3 and C 0.95.
+    B, which kept its score, is returned once; A twice and C never, as the rule allows for changed sort keys."""
+    scores = {"A": 0.9, "B": 0.5, "C": 0.1}
+    curator.data(
+        RECORD, {"examples": [{"executionId": k, "userRequest": k, "qualityScore": s} for k, s in scores.items()]}
+    )
+    names = {str(r["id"]): r["execution_id"] for r in await db.fetch("SELECT id, execution_id FROM examples")}
+
+    def rescore(step: int) -> None:
+        if step == 1:
+            changed = [
+                {"executionId": "A", "userRequest": "A", "qualityScore": 0.3},
+                {"executionId": "C", "userRequest": "C", "qualityScore": 0.95},
+            ]
+            curator.data(RECORD, {"examples": changed})
+
+    assert [names[i] for i in walk(curator, "QUALITY_SCORE_DESC", None, 1, between=rescore)] == ["A", "B", "A"]
 
 
 async def test_bad_cursors_and_page_bounds(curator: GraphQLClient, db: asyncpg.Connection) -> None:

@@ -1,18 +1,32 @@
-"""The asyncpg pool: JSON codecs on every connection, driver errors mapped at the edge."""
+"""The asyncpg pool: JSON codecs on every connection, driver errors mapped at the edge, transactions retried
+when PostgreSQL aborts them for a concurrent one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+from tuneyard.core.errors import WriteConflictError
+
 Connection = asyncpg.Connection | PoolConnectionProxy
 Pool = asyncpg.Pool
 Executor = Pool | Connection
+T = TypeVar("T")
+
+log = logging.getLogger("tuneyard.core.db")
+
+# A deadlock victim or a serialization failure is rolled back whole, so its transaction can simply run again.
+RETRIED = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+ATTEMPTS = 4
+BACKOFF_SECONDS = 0.01  # the first retry waits up to this (random, so colliding writers drift apart), doubling after
 
 
 def _encode_json(value: Any) -> str:
@@ -58,3 +72,24 @@ class Condition:
 async def xact_lock(conn: Connection, key: int) -> None:
     """Hold the advisory lock `key` until the surrounding transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
+async def transact(pool: Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on a pooled connection, and again from the start when PostgreSQL aborts it as a
+    deadlock victim or a serialization failure, at most ATTEMPTS times in all; then raise WriteConflictError.
+
+    Writers take their locks in one order so that deadlocks should not happen; this is the safety net."""
+    attempt = 1
+    while True:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except RETRIED as error:
+            if attempt == ATTEMPTS:
+                raise WriteConflictError(
+                    f"concurrent writes to the same rows aborted this one {ATTEMPTS} times ({error.message}); "
+                    "nothing of it was written, and sending it again is safe"
+                ) from error
+            log.warning("transaction aborted (%s: %s), running it again", error.sqlstate, error.message)
+            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** (attempt - 1)))
+            attempt += 1

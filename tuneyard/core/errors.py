@@ -7,6 +7,7 @@ class TuneyardError(Exception):
     """An expected failure that clients see with its message and code."""
 
     code = "BAD_REQUEST"
+    retryable = False  # true when sending the same request again may succeed (clients see extensions.retryable)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -25,6 +26,13 @@ class NotFoundError(TuneyardError):
 
 class ConflictError(TuneyardError):
     code = "CONFLICT"
+
+
+class WriteConflictError(ConflictError):
+    """Concurrent writes to the same rows kept aborting this one (deadlock or serialization failure) after the
+    server's own retries; it was rolled back whole, so sending it again is safe."""
+
+    retryable = True
 
 
 class UnauthenticatedError(TuneyardError):

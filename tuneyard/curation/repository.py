@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from tuneyard.core.db import Condition, Executor, Pool, xact_lock
+from tuneyard.core.db import Condition, Connection, Executor, Pool, transact, xact_lock
 from tuneyard.curation.models import Aggregate, Summary, TagOperation
 from tuneyard.examples.models import TAGS_LOCK
 
@@ -64,14 +64,17 @@ async def tag(
     )
     SELECT * FROM operation
     """
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def write(conn: Connection) -> asyncpg.Record | None:
         await xact_lock(conn, TAGS_LOCK)  # the statement's snapshot then holds every tag change committed before it
-        row = await conn.fetchrow(sql, *where.params, add, remove, note, filter_json)
+        return await conn.fetchrow(sql, *where.params, add, remove, note, filter_json)
+
+    row = await transact(pool, write)
     assert row is not None
     return _operation(row)
 
 
-async def undo(pool: asyncpg.Pool, operation_id: int) -> TagOperation | None:
+async def undo(pool: Pool, operation_id: int) -> TagOperation | None:
     """Take off what the operation added and put back what it removed, on exactly the examples it
     changed, leaving every other tag as it is now. None if it does not exist or was already undone."""
     sql = f"""
@@ -87,9 +90,12 @@ async def undo(pool: asyncpg.Pool, operation_id: int) -> TagOperation | None:
     ), {_WRITE_CHANGED}
     SELECT * FROM operation
     """
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def write(conn: Connection) -> asyncpg.Record | None:
         await xact_lock(conn, TAGS_LOCK)
-        row = await conn.fetchrow(sql, operation_id)
+        return await conn.fetchrow(sql, operation_id)
+
+    row = await transact(pool, write)
     return None if row is None else _operation(row)
 
 
@@ -103,13 +109,25 @@ async def list_operations(conn: Executor, limit: int) -> list[TagOperation]:
     return [_operation(r) for r in rows]
 
 
-async def set_archived(conn: Executor, where: Condition, archived: bool) -> int:
-    """Flip the archived flag on matching examples that do not have it yet; the number flipped."""
-    status = await conn.execute(
-        f"UPDATE examples e SET archived = {bool(archived)}, updated_at = now() "
-        f"WHERE {where.sql} AND e.archived = {not archived}",
-        *where.params,
+async def set_archived(pool: Pool, where: Condition, archived: bool) -> int:
+    """Flip the archived flag on matching examples that do not have it yet; the number flipped.
+
+    The rows are locked first, in executionId order (the order recordExamples writes them in), so that two calls
+    over overlapping rows, whatever order their filters would scan them in, wait for each other instead of deadlocking.
+    A row another call changed meanwhile is checked again once locked: one archived meanwhile is not counted twice.
+    """
+    sql = f"""
+    WITH target AS MATERIALIZED (
+        SELECT e.id FROM examples e WHERE {where.sql} AND e.archived = {not archived}
+        ORDER BY e.execution_id COLLATE "C" FOR NO KEY UPDATE OF e
     )
+    UPDATE examples e SET archived = {bool(archived)}, updated_at = now() FROM target WHERE e.id = target.id
+    """
+
+    async def write(conn: Connection) -> str:
+        return await conn.execute(sql, *where.params)
+
+    status = await transact(pool, write)
     return int(status.rsplit(" ", 1)[1])
 
 

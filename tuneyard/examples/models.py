@@ -57,9 +57,14 @@ RECORDED = tuple(f for f in FIELDS if f.recorded)  # a validated batch's columns
 FROZEN = tuple(f for f in FIELDS if f.frozen)
 COLUMN_OF = {f.graphql: f.name for f in FIELDS}  # GraphQL field name -> column, to read only what is selected
 
-# Writers of example_tags (recordExamples with tags, tagExamples, undo) serialize on this transaction lock, so
-# each reads the tags it replaces as they are: tag writes are set operations computed from the current tags,
-# and two writers reading the same old set would each write their own result, losing one change.
+# The lock order that keeps writers from deadlocking:
+# - Writers of examples rows (recordExamples, archive, restore) lock them in executionId order, "C" collation
+#   (recording inserts and updates in that order; archive and restore lock their rows first, in it).
+# - Writers of example_tags (recordExamples with tags, tagExamples, undo) serialize on this transaction lock, so
+#   each reads the tags it replaces as they are: tag writes are set operations computed from the current tags,
+#   and two writers reading the same old set would each write their own result, losing one change.
+#   recordExamples takes it after writing its examples. Whoever holds it never waits for an examples row: a tag row
+#   only takes KEY SHARE on its example, which the examples writers' NO KEY UPDATE locks do not block.
 TAGS_LOCK = 0x7461_6773
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tuneyard.core.db import Condition, Executor, Pool, xact_lock
+from tuneyard.core.db import Condition, Connection, Executor, Pool, transact, xact_lock
 from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, ExampleField, RecordResult
 from tuneyard.examples.ordering import ExampleOrder, Position
 
-_CONTENT = [f.name for f in RECORDED if f.content]
+_WRITTEN = [f for f in RECORDED if f.name != "tags"]  # the columns of examples a batch writes, in RECORDED order
+_REPLACED = [f.name for f in _WRITTEN if f.content and f.name != "created_at"]  # a re-send overwrites these
+_TAGS = [f.name for f in RECORDED].index("tags")
+_CREATED_AT = [f.name for f in RECORDED].index("created_at")
 
 
 def _stored(field: ExampleField) -> str:
@@ -20,56 +23,78 @@ def _stored(field: ExampleField) -> str:
     if field.labels:
         return f"CASE WHEN r.{name} IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.{name}::jsonb)) END"
     if name == "created_at":
-        # Without a time from the client, a re-send keeps the time of the first recording.
-        return f"coalesce(r.{name}, (SELECT c.{name} FROM examples c WHERE c.execution_id = r.execution_id), now())"
+        return "coalesce(r.created_at, now())"
     return f"r.{name}"
 
 
-_UNNEST = ", ".join(f"${i}::{f.sql_type}[]" for i, f in enumerate(RECORDED, 1))
+# One statement writes the examples, in executionId order: the order every writer of examples rows locks them in
+# (see TAGS_LOCK). New examples still take their ids in the order of the batch, drawn before the rows are sorted.
+# ON CONFLICT meets the row as it is now, also one another call committed after this statement began, so a re-send
+# is compared with what was acknowledged, never with this statement's older snapshot.
+# DO UPDATE sees the proposed row (EXCLUDED), not the batch: the last parameter, a jsonb object keyed by executionId
+# (a keyed lookup), names the examples sent with a createdAt, and only those may change the stored one.
+_DATED = f"${len(_WRITTEN) + 1}::jsonb ? e.execution_id"
 _UPSERT = f"""
-WITH input AS (
-    SELECT * FROM unnest({_UNNEST}) AS r({", ".join(f.name for f in RECORDED)})
+WITH batch AS MATERIALIZED (
+    SELECT nextval('examples_id_seq') AS id, r.*
+    FROM unnest({", ".join(f"${i}::{f.sql_type}[]" for i, f in enumerate(_WRITTEN, 1))})
+        AS r({", ".join(f.name for f in _WRITTEN)})
 ), written AS (
-    INSERT INTO examples AS e (execution_id, {", ".join(_CONTENT)})
-    SELECT r.execution_id, {", ".join(_stored(f) for f in RECORDED if f.content)}
-    FROM input r
+    INSERT INTO examples AS e (id, {", ".join(f.name for f in _WRITTEN)}) OVERRIDING SYSTEM VALUE
+    SELECT r.id, {", ".join(_stored(f) for f in _WRITTEN)}
+    FROM batch r
+    ORDER BY r.execution_id COLLATE "C"
     ON CONFLICT (execution_id) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in _CONTENT)},
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _REPLACED)},
+        created_at = CASE WHEN {_DATED} THEN EXCLUDED.created_at ELSE e.created_at END,
         updated_at = now()
-    WHERE ({", ".join(f"e.{c}" for c in _CONTENT)}) IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _CONTENT)})
-    RETURNING e.id, e.execution_id, (xmax = 0) AS inserted
-), tagged AS (
-    -- Tags from the orchestrator join the curated ones; re-recording never drops a curator's tag.
-    INSERT INTO example_tags AS t (example_id, tags)
-    SELECT coalesce(w.id, e.id), ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb))
-    FROM input r
-    LEFT JOIN written w ON w.execution_id = r.execution_id
-    LEFT JOIN examples e ON e.execution_id = r.execution_id
-    WHERE r.tags <> '[]'
-    ON CONFLICT (example_id) DO UPDATE
-        SET tags = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(t.tags || EXCLUDED.tags) AS x ORDER BY 1)
-        WHERE NOT (EXCLUDED.tags <@ t.tags)
-    RETURNING t.example_id
+    WHERE ({", ".join(f"e.{c}" for c in _REPLACED)}) IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in _REPLACED)})
+       OR ({_DATED} AND e.created_at <> EXCLUDED.created_at)
+    RETURNING e.id, (xmax = 0) AS inserted
 )
-SELECT (SELECT count(*) FROM written WHERE inserted) AS inserted,
-       (SELECT count(*) FROM written WHERE NOT inserted)
-       + (SELECT count(*) FROM tagged WHERE example_id NOT IN (SELECT id FROM written)) AS updated
+SELECT coalesce(array_agg(id) FILTER (WHERE inserted), '{{}}') AS inserted,
+       coalesce(array_agg(id) FILTER (WHERE NOT inserted), '{{}}') AS updated
+FROM written
 """
-_TAGS = [f.name for f in RECORDED].index("tags")
+
+# Tags from the orchestrator join the curated ones; re-recording never drops a curator's tag. A statement of its own,
+# after the upsert: its snapshot then holds every example of the batch, also those another call inserted meanwhile.
+_ADD_TAGS = """
+INSERT INTO example_tags AS t (example_id, tags)
+SELECT e.id, ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb))
+FROM unnest($1::text[], $2::text[]) AS r(execution_id, tags)
+JOIN examples e ON e.execution_id = r.execution_id
+ON CONFLICT (example_id) DO UPDATE
+    SET tags = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(t.tags || EXCLUDED.tags) AS x ORDER BY 1)
+    WHERE NOT (EXCLUDED.tags <@ t.tags)
+RETURNING t.example_id
+"""
 
 
 async def upsert(pool: Pool, columns: list[list[Any]]) -> RecordResult:
-    """Insert or update a validated batch, given as columns in RECORDED order, in one statement.
+    """Insert or update a validated batch, given as columns in RECORDED order, in one transaction.
 
-    An example counts as updated when its content changed or it gained tags.
+    An example counts as updated when its content changed or it gained tags. The first call to send an example
+    inserts it; a later one with the same content (and no createdAt, or the same one) finds it unchanged.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        if any(tags != "[]" for tags in columns[_TAGS]):
+    execution_ids = columns[0]
+    dated = dict.fromkeys(i for i, at in zip(execution_ids, columns[_CREATED_AT], strict=True) if at is not None)
+    tagged = [(i, tags) for i, tags in zip(execution_ids, columns[_TAGS], strict=True) if tags != "[]"]
+    written = [column for k, column in enumerate(columns) if k != _TAGS]
+
+    async def write(conn: Connection) -> tuple[set[int], set[int], set[int]]:
+        row = await conn.fetchrow(_UPSERT, *written, dated)
+        assert row is not None
+        retagged: set[int] = set()
+        if tagged:
             await xact_lock(conn, TAGS_LOCK)
-        row = await conn.fetchrow(_UPSERT, *columns)
-    assert row is not None
-    inserted, updated = row["inserted"], row["updated"]
-    return RecordResult(inserted=inserted, updated=updated, unchanged=len(columns[0]) - inserted - updated)
+            ids, tags = [i for i, _ in tagged], [t for _, t in tagged]
+            retagged = {r["example_id"] for r in await conn.fetch(_ADD_TAGS, ids, tags)}
+        return set(row["inserted"]), set(row["updated"]), retagged
+
+    inserted, updated, retagged = await transact(pool, write)
+    changed = len(updated | (retagged - inserted))
+    return RecordResult(inserted=len(inserted), updated=changed, unchanged=len(execution_ids) - len(inserted) - changed)
 
 
 def _select_list(columns: Iterable[str]) -> str:

@@ -1,4 +1,5 @@
-"""Expected errors reach clients with extensions.code; unexpected ones are logged and masked."""
+"""Expected errors reach clients with extensions.code (and retryable: true when a retry may succeed); unexpected
+ones are logged and masked."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def present(error: GraphQLError) -> GraphQLError:
         return error
     if isinstance(original, TuneyardError):
         error.extensions = {**(error.extensions or {}), "code": original.code}
+        if original.retryable:
+            error.extensions["retryable"] = True
         return error
     log.error("unexpected error in %s", error.path, exc_info=original)
     return GraphQLError(
