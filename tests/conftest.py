@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,9 +18,11 @@ import pytest
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
 from tests.support.databases import create_database, drop_database
 from tests.support.datasets import DATASET_TABLES
-from tests.support.standins.env import BUCKET, LOCATION, OPENAI_KEY, PROJECT, VERTEX_TOKEN
+from tests.support.standins.env import BUCKET, LOCATION, OPENAI_KEY, PROJECT, VERTEX_TOKEN, provider_env
+from tests.support.standins.ollama_api import OllamaStandIn
 from tests.support.standins.openai_api import OpenAIStandIn
 from tests.support.standins.vertex_api import VertexStandIn
+from tests.support.tiny_model import build as build_tiny_model
 from tuneyard.core.db import create_pool
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -135,3 +138,26 @@ def vertex_api() -> Iterator[VertexStandIn]:
     stand_in.start()
     yield stand_in
     stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def ollama_api() -> Iterator[OllamaStandIn]:
+    """A server speaking Ollama's REST API (tags, blobs, create) on 127.0.0.1, with one base model."""
+    stand_in = OllamaStandIn(models=["llama3.2:1b"])
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny llama model with random weights and a chat tokenizer: the LOCAL base model tests train for real."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def providers_env(
+    openai_api: OpenAIStandIn, vertex_api: VertexStandIn, ollama_api: OllamaStandIn, tiny_model: Path
+) -> dict[str, str]:
+    """Settings pointing every provider at its stand-in, and LOCAL at the tiny model."""
+    return provider_env(openai_api, vertex_api, ollama_api, tiny_model)

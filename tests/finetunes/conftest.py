@@ -15,9 +15,6 @@ import pytest
 from bench.data import examples as generate
 from tests.support import JOB_TEST_SETTINGS, RECORD, GraphQLClient, Server, service_env, tuneyard
 from tests.support.databases import create_database, drop_database
-from tests.support.standins.env import provider_env
-from tests.support.standins.openai_api import OpenAIStandIn
-from tests.support.standins.vertex_api import VertexStandIn
 
 
 @dataclass
@@ -64,7 +61,6 @@ def start_server(backing: tuple[str, str], home: Path, extra: dict[str, str]) ->
 
 @pytest.fixture(scope="session")
 def tuning(
-    backing: tuple[str, str], openai_api: OpenAIStandIn, vertex_api: VertexStandIn,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Tuning]:  # fmt: skip
-    yield from start_server(backing, tmp_path_factory.mktemp("ft-home"), provider_env(openai_api, vertex_api))
+    backing: tuple[str, str], providers_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tuning]:
+    yield from start_server(backing, tmp_path_factory.mktemp("ft-home"), providers_env)

@@ -15,7 +15,7 @@ import tiktoken
 
 from tests.finetunes.conftest import Tuning, start_server
 from tests.support import GraphQLWebSocket
-from tests.support.standins.env import OPENAI_KEY, VERTEX_TOKEN, provider_env
+from tests.support.standins.env import OPENAI_KEY, TINY, VERTEX_TOKEN
 from tests.support.standins.openai_api import OpenAIStandIn
 from tests.support.standins.vertex_api import VertexStandIn
 from tuneyard.providers.catalog import ANTHROPIC_NO_FINE_TUNING
@@ -58,7 +58,7 @@ def openai(openai_api: OpenAIStandIn) -> Iterator[OpenAIStandIn]:
 
 def test_providers_say_what_each_can_do_today(tuning: Tuning) -> None:
     found = {p["provider"]: p for p in tuning.reader.data(PROVIDERS)["providers"]}
-    assert set(found) == {"OPENAI", "GEMINI_VERTEX", "ANTHROPIC"}
+    assert set(found) == {"LOCAL", "OPENAI", "GEMINI_VERTEX", "OLLAMA", "ANTHROPIC"}
     openai = found["OPENAI"]
     assert (openai["configured"], openai["canFineTune"], openai["fineTuneClosesAt"]) == (True, True, "2027-01-06")
     assert openai["exportFormat"] == "OPENAI_CHAT"
@@ -66,6 +66,12 @@ def test_providers_say_what_each_can_do_today(tuning: Tuning) -> None:
     assert mini == {"name": GPT, "canFineTune": True, "contextTokens": 65_536, "trainingPricePerMillionTokens": 5.0,
                     "pricesAsOf": "2025-06-01", "shutdownAt": "2027-01-14"}  # fmt: skip
     assert (found["GEMINI_VERTEX"]["configured"], found["GEMINI_VERTEX"]["canFineTune"]) == (True, True)
+    local = found["LOCAL"]
+    assert (local["configured"], local["canFineTune"], local["exportFormat"]) == (True, True, "OPENAI_CHAT")
+    assert [m["name"] for m in local["baseModels"]] == ["smollm2-135m-instruct", TINY]
+    ollama = found["OLLAMA"]
+    assert (ollama["configured"], ollama["canFineTune"]) == (True, False)
+    assert [m["name"] for m in ollama["baseModels"]] == ["llama3.2:1b"]  # the server's own list (/api/tags)
     anthropic = found["ANTHROPIC"]
     assert (anthropic["canFineTune"], anthropic["configured"]) == (False, False)
     assert ANTHROPIC_NO_FINE_TUNING in anthropic["notes"]
@@ -200,7 +206,8 @@ def test_refusals_name_the_reason(tuning: Tuning) -> None:
     dataset = tuning.dataset(12, validation_fraction=0)
     cases = [
         (fine_tune(dataset["id"], "ANTHROPIC", "claude-3-haiku-20240307"), ANTHROPIC_NO_FINE_TUNING),
-        (fine_tune(dataset["id"], "LOCAL", "smollm2-135m-instruct"), "LOCAL is not available"),
+        (fine_tune(dataset["id"], "OLLAMA", "llama3.2:1b:latest"), "Ollama serves models but does not train them"),
+        (fine_tune(dataset["id"], "LOCAL", "no-such-model"), "LOCAL cannot fine-tune no-such-model"),
         (fine_tune(dataset["id"], loraRank=8), "input.loraRank: only LOCAL fine-tunes take it"),
         (fine_tune(dataset["id"], epochs=0), "input.epochs: must be between 1 and 50"),
         (fine_tune(dataset["id"], extra={"nope": 1}), "input.extra.nope: not a OPENAI setting"),
@@ -218,10 +225,9 @@ def test_refusals_name_the_reason(tuning: Tuning) -> None:
 
 @pytest.fixture(scope="module")
 def after_cutoff(
-    backing: tuple[str, str], openai_api: OpenAIStandIn, vertex_api: VertexStandIn,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Tuning]:  # fmt: skip
-    extra = {**provider_env(openai_api, vertex_api), "TUNEYARD_TODAY": "2027-01-07"}
+    backing: tuple[str, str], providers_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tuning]:
+    extra = {**providers_env, "TUNEYARD_TODAY": "2027-01-07"}
     yield from start_server(backing, tmp_path_factory.mktemp("ft-late"), extra)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tuneyard.datasets.exports.models import MAX_LARGEST, TokenCounts
 from tuneyard.datasets.models import Dataset, ExportFormat
-from tuneyard.finetunes.models import estimate, model_name
+from tuneyard.finetunes.models import Calibration, estimate, model_name
 from tuneyard.providers import catalog
 from tuneyard.providers.models import FineTuneRequest, Provider
 
@@ -19,6 +19,7 @@ DATASET = Dataset(
     example_count=1_000, train_count=900, validation_count=100, avg_quality_score=0.8, content_hash="x",
     is_current=True, created_at=datetime(2026, 11, 1, tzinfo=UTC), deleted_at=None,
 )  # fmt: skip
+OPENAI_MODELS = list(catalog.OPENAI.base_models)
 TOKENS = TokenCounts("t", train=450_000, validation=50_000, largest=[70_000, 66_000, 65_536, 900])
 
 
@@ -29,7 +30,7 @@ def request(
 
 
 def test_openai_figures() -> None:
-    found = estimate(catalog.OPENAI, request(epochs=2), DATASET, TOKENS, TODAY, [])
+    found = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=2), DATASET, TOKENS, TODAY, [])
     # 450,000 training tokens x 2 epochs = 900,000 billable; at $5.00 per million: $4.50.
     assert (found.train_examples, found.validation_examples) == (900, 100)
     assert (found.train_tokens, found.validation_tokens, found.epochs) == (450_000, 50_000, 2)
@@ -47,14 +48,14 @@ def test_openai_figures() -> None:
 
 
 def test_epochs_default_to_the_providers_and_say_so() -> None:
-    found = estimate(catalog.OPENAI, request(), DATASET, TOKENS, TODAY, [])
+    found = estimate(catalog.OPENAI, OPENAI_MODELS, request(), DATASET, TOKENS, TODAY, [])
     assert (found.epochs, found.billable_tokens) == (3, 1_350_000)
     assert found.estimated_cost_usd == pytest.approx(6.75)
     assert "epochs not given: OPENAI chooses; estimated with 3" in found.warnings
 
 
 def test_vertex_figures() -> None:
-    found = estimate(catalog.GEMINI_VERTEX, request(Provider.GEMINI_VERTEX, "gemini-2.5-flash", epochs=4), DATASET,
+    found = estimate(catalog.GEMINI_VERTEX, list(catalog.GEMINI_VERTEX.base_models), request(Provider.GEMINI_VERTEX, "gemini-2.5-flash", epochs=4), DATASET,
                      TOKENS, TODAY, [])  # fmt: skip
     assert found.billable_tokens == 1_800_000
     assert found.estimated_cost_usd == pytest.approx(9.00)  # $5.00 per million
@@ -64,19 +65,19 @@ def test_vertex_figures() -> None:
 
 
 def test_openai_closes_after_the_sixth_of_january_2027() -> None:
-    open_day = estimate(catalog.OPENAI, request(epochs=1), DATASET, TOKENS, date(2027, 1, 6), [])
+    open_day = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), DATASET, TOKENS, date(2027, 1, 6), [])
     assert not any("no new fine-tuning jobs" in b for b in open_day.blockers)
-    closed = estimate(catalog.OPENAI, request(epochs=1), DATASET, TOKENS, date(2027, 1, 7), [])
+    closed = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), DATASET, TOKENS, date(2027, 1, 7), [])
     assert "OPENAI takes no new fine-tuning jobs after 2027-01-06 (today is 2027-01-07)" in closed.blockers
 
 
 def test_shut_down_base_model_blocks() -> None:
-    found = estimate(catalog.OPENAI, request(epochs=1), DATASET, TOKENS, date(2027, 1, 14), [])
+    found = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), DATASET, TOKENS, date(2027, 1, 14), [])
     assert "gpt-4.1-mini-2025-04-14 was shut down on 2027-01-14" in found.blockers
 
 
 def test_anthropic_cannot_fine_tune() -> None:
-    found = estimate(catalog.ANTHROPIC, request(Provider.ANTHROPIC, "claude-3-haiku-20240307"), DATASET, TOKENS,
+    found = estimate(catalog.ANTHROPIC, list(catalog.ANTHROPIC.base_models), request(Provider.ANTHROPIC, "claude-3-haiku-20240307"), DATASET, TOKENS,
                      TODAY, [])  # fmt: skip
     assert catalog.ANTHROPIC_NO_FINE_TUNING in found.blockers
     assert found.estimated_cost_usd is None
@@ -85,7 +86,15 @@ def test_anthropic_cannot_fine_tune() -> None:
 def test_unconfigured_unknown_model_few_examples_deleted() -> None:
     small = replace(DATASET, example_count=8, train_count=8, validation_count=0,
                     deleted_at=datetime(2026, 11, 2, tzinfo=UTC))  # fmt: skip
-    found = estimate(catalog.OPENAI, request(base="gpt-5", epochs=1), small, TOKENS, TODAY, ["TUNEYARD_OPENAI_API_KEY"])
+    found = estimate(
+        catalog.OPENAI,
+        OPENAI_MODELS,
+        request(base="gpt-5", epochs=1),
+        small,
+        TOKENS,
+        TODAY,
+        ["set TUNEYARD_OPENAI_API_KEY"],
+    )
     assert found.blockers == [
         "OPENAI is not configured: set TUNEYARD_OPENAI_API_KEY",
         "OPENAI cannot fine-tune gpt-5 (its base models that can: gpt-4.1-mini-2025-04-14, gpt-4.1-2025-04-14, "
@@ -101,18 +110,31 @@ def test_unconfigured_unknown_model_few_examples_deleted() -> None:
 def test_exactly_ten_and_a_hundred_examples_pass_their_thresholds() -> None:
     ten = replace(DATASET, train_count=10)
     assert not any(
-        "at least 10" in b for b in estimate(catalog.OPENAI, request(epochs=1), ten, TOKENS, TODAY, []).blockers
+        "at least 10" in b
+        for b in estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), ten, TOKENS, TODAY, []).blockers
     )
     hundred = replace(DATASET, train_count=100)
-    warnings = estimate(catalog.OPENAI, request(epochs=1), hundred, TOKENS, TODAY, []).warnings
+    warnings = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), hundred, TOKENS, TODAY, []).warnings
     assert not any(w.startswith("only") for w in warnings)
 
 
 def test_examples_over_context_beyond_the_kept_counts_say_at_least() -> None:
     everything_big = TokenCounts("t", 10**9, 0, [100_000] * MAX_LARGEST)
-    found = estimate(catalog.OPENAI, request(epochs=1), DATASET, everything_big, TODAY, [])
+    found = estimate(catalog.OPENAI, OPENAI_MODELS, request(epochs=1), DATASET, everything_big, TODAY, [])
     assert any(w.startswith(f"at least {MAX_LARGEST} examples have more than") for w in found.warnings)
 
 
 def test_derived_model_name() -> None:
     assert model_name(DATASET, "gpt-4.1-mini-2025-04-14") == "planner-v3-gpt-4.1-mini-2025-04-14"
+
+
+def test_a_local_estimate_takes_its_duration_and_memory_from_the_calibration() -> None:
+    measured = Calibration(load_seconds=20.0, seconds_per_step=1.2, peak_memory_bytes=2_000_000_000, steps=200)
+    local = request(Provider.LOCAL, catalog.SMOLLM2, epochs=1)
+    found = estimate(catalog.LOCAL, list(catalog.LOCAL.base_models), local, DATASET, TOKENS, TODAY, [], measured)
+    assert found.estimated_seconds == pytest.approx(20 + 200 * 1.2)
+    assert (found.steps, found.estimated_peak_memory_bytes) == (200, 2_000_000_000)
+    assert (found.estimated_cost_usd, found.blockers, found.export_format) == (None, [], ExportFormat.OPENAI_CHAT)
+    missing = estimate(catalog.LOCAL, [], local, DATASET, TOKENS, TODAY, ["install the [local] extra"], None)
+    assert "LOCAL is not configured: install the [local] extra" in missing.blockers
+    assert missing.estimated_seconds is None and missing.steps is None

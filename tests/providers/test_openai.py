@@ -107,8 +107,8 @@ async def poll_to_end(settings: Settings, job_id: str) -> list[PollResult]:
 
 async def test_describes_openai_and_needs_its_key() -> None:
     assert tuner.facts is catalog.OPENAI
-    assert tuner.missing_settings(Settings(openai_api_key=None)) == ["TUNEYARD_OPENAI_API_KEY"]
-    assert tuner.missing_settings(Settings(openai_api_key=SecretStr(""))) == ["TUNEYARD_OPENAI_API_KEY"]
+    assert tuner.missing_settings(Settings(openai_api_key=None)) == ["set TUNEYARD_OPENAI_API_KEY"]
+    assert tuner.missing_settings(Settings(openai_api_key=SecretStr(""))) == ["set TUNEYARD_OPENAI_API_KEY"]
     assert tuner.configured(Settings(openai_api_key=SecretStr(KEY)))
 
 

@@ -121,8 +121,8 @@ async def polls(settings: Settings, job_id: str, cursor: dict[str, Any] | None =
 def test_missing_settings() -> None:
     nothing = Settings(vertex_project=None, vertex_bucket=None, vertex_access_token=None, vertex_credentials_file=None)
     assert TUNER.missing_settings(nothing) == [
-        "TUNEYARD_VERTEX_PROJECT", "TUNEYARD_VERTEX_BUCKET",
-        "TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE",
+        "set TUNEYARD_VERTEX_PROJECT", "set TUNEYARD_VERTEX_BUCKET",
+        "set TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE",
     ]  # fmt: skip
     with_key = Settings(vertex_project="p", vertex_bucket="b", vertex_access_token=None,
                         vertex_credentials_file=Path("key.json"))  # fmt: skip
@@ -130,7 +130,7 @@ def test_missing_settings() -> None:
     with_token = with_key.model_copy(update={"vertex_credentials_file": None, "vertex_access_token": SecretStr("t")})
     assert TUNER.configured(with_token)
     assert TUNER.missing_settings(with_token.model_copy(update={"vertex_access_token": SecretStr("")})) == [
-        "TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE"
+        "set TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE"
     ]
 
 
@@ -146,8 +146,8 @@ def test_check() -> None:
     assert TUNER.check(request(batch_size=8, lora_rank=4, extra={"adapterSize": 3, "seed": 1})) == [
         "input.loraRank: only LOCAL fine-tunes take it, not GEMINI_VERTEX",
         "input.extra.seed: not a GEMINI_VERTEX setting (allowed: adapterSize)",
-        "input.extra.adapterSize: one of 1, 2, 4, 8, 16, got 3",
         "input.batchSize: Vertex Gemini tuning does not take it",
+        "input.extra.adapterSize: one of 1, 2, 4, 8, 16, got 3",
     ]
     assert TUNER.check(request(extra={"adapterSize": True})) == [
         "input.extra.adapterSize: one of 1, 2, 4, 8, 16, got True"

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     gcs_base_url: str | None = None  # default: https://storage.googleapis.com
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    # LOCAL fine-tunes (the [local] extra): base models besides the bundled SmolLM2, as a JSON object of name to a
+    # Hugging Face model directory or a .gguf file; and where to train ("auto": a GPU when there is one).
+    local_models: dict[str, Path] = {}
+    local_device: str = "auto"
+    ollama_url: str | None = None  # an Ollama server (http://127.0.0.1:11434): the import target, and inference
     # Fine-tunes poll their provider job this often (a delayed message between polls, no thread waits).
     fine_tune_poll_seconds: float = 30.0
     # The day provider dates are compared with (fine-tuning closes, models shut down); unset: today (UTC).

@@ -9,7 +9,7 @@ from typing import Any
 from tuneyard.datasets.exports.models import TokenCounts
 from tuneyard.datasets.models import Dataset, ExportFormat
 from tuneyard.jobs.models import JobKind, JobModel, JobType
-from tuneyard.providers.models import FineTuneRequest, Provider, ProviderFacts, TrainingMetric
+from tuneyard.providers.models import BaseModelFacts, FineTuneRequest, Provider, ProviderFacts, TrainingMetric
 
 FEW_EXAMPLES = 100  # fewer training examples teach a model little: a warning
 SHUTDOWN_WARNING_DAYS = 90
@@ -83,11 +83,22 @@ class FineTuneResult(JobModel):
     trained_tokens: int | None = None
     model_id: str | None = None  # the registered Model, once the job succeeded
     provider_model_id: str | None = None
+    warnings: list[str] = []  # what went wrong without losing the model (an Ollama import that failed)
 
 
 FINE_TUNE_JOB = JobType(
     JobKind.FINE_TUNE, actor="finetune.run", queue="finetune", input=FineTuneInput, result=FineTuneResult
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A LOCAL fine-tune measured on this machine (tuneyard.providers.local.calibrate)."""
+
+    load_seconds: float
+    seconds_per_step: float
+    peak_memory_bytes: int
+    steps: int  # the steps this fine-tune will take
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +117,24 @@ class Estimate:
     estimated_seconds: float | None
     warnings: list[str]
     blockers: list[str]
+    steps: int | None = None  # LOCAL: optimizer steps
+    estimated_peak_memory_bytes: int | None = None  # LOCAL: measured
 
 
 def estimate(
     facts: ProviderFacts,
+    base_models: list[BaseModelFacts],
     request: FineTuneRequest,
     dataset: Dataset,
     tokens: TokenCounts,
     today: date,
     missing_settings: list[str],
+    calibration: Calibration | None = None,
 ) -> Estimate:
-    """What the fine-tune will train on and cost, what to know first (warnings) and what stops it (blockers)."""
+    """What the fine-tune will train on and cost, what to know first (warnings) and what stops it (blockers).
+    A LOCAL fine-tune's duration comes from its calibration (load time plus steps at the measured pace)."""
     provider, name = facts.provider.value, request.base_model
-    base = facts.base_model(name)
+    base = next((m for m in base_models if m.name == name), None)
     epochs = request.epochs or facts.default_epochs
     billable = tokens.train * epochs
     warnings: list[str] = []
@@ -126,13 +142,13 @@ def estimate(
     if facts.no_fine_tuning:
         blockers.append(facts.no_fine_tuning)
     if missing_settings:
-        blockers.append(f"{provider} is not configured: set {', '.join(missing_settings)}")
+        blockers.append(f"{provider} is not configured: {'; '.join(missing_settings)}")
     if facts.closed_on(today):
         blockers.append(
             f"{provider} takes no new fine-tuning jobs after {facts.fine_tune_closes_at} (today is {today})"
         )
     if base is None or not base.can_fine_tune:
-        known = ", ".join(m.name for m in facts.base_models if m.can_fine_tune) or "none"
+        known = ", ".join(m.name for m in base_models if m.can_fine_tune) or "none"
         blockers.append(f"{provider} cannot fine-tune {name} (its base models that can: {known})")
     elif base.shutdown_at is not None and base.shutdown_at <= today:
         blockers.append(f"{name} was shut down on {base.shutdown_at}")
@@ -158,7 +174,9 @@ def estimate(
         warnings.append(f"epochs not given: {provider} chooses; estimated with {epochs}")
     price = None if base is None else base.training_price
     seconds = None
-    if facts.tokens_per_second is not None:
+    if calibration is not None:
+        seconds = calibration.load_seconds + calibration.steps * calibration.seconds_per_step
+    elif facts.tokens_per_second is not None:
         seconds = facts.overhead_seconds + billable / facts.tokens_per_second
     assert facts.export_format is not None
     return Estimate(
@@ -167,7 +185,8 @@ def estimate(
         train_tokens=tokens.train, validation_tokens=tokens.validation, epochs=epochs, billable_tokens=billable,
         estimated_cost_usd=None if price is None else billable * price / 1_000_000,
         prices_as_of=None if base is None else base.prices_as_of, estimated_seconds=seconds,
-        warnings=warnings, blockers=blockers,
+        warnings=warnings, blockers=blockers, steps=None if calibration is None else calibration.steps,
+        estimated_peak_memory_bytes=None if calibration is None else calibration.peak_memory_bytes,
     )  # fmt: skip
 
 

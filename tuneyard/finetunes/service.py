@@ -1,19 +1,9 @@
-"""Fine-tune use cases: estimate, start (a FINE_TUNE job), and the job's work.
-
-The work is a small state machine kept in the job's checkpoint, so that a retry or a redelivered message resumes
-where the last run stopped and never pays twice:
-  1. training files: the version's export in the provider's format (written now if missing), uploaded;
-  2. the provider's job: find() one made for this job's marker (a start whose answer was lost), else start();
-     its id is saved as the checkpoint before anything else;
-  3. polling: one poll per run, then a delayed message (ContinueLater) until the provider's job ends; events and
-     training metrics go to the job's progress as they come; on success the model is registered.
-cancelJob reaches the work at its next run (CANCELLING is due at once) and cancels the provider's job.
-"""
+"""Fine-tune use cases: estimate, start (a FINE_TUNE job), and the job's work: on a provider's service
+(remote.py) or on this worker (local.py)."""
 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import asyncpg
 
@@ -21,42 +11,61 @@ from tuneyard.core.config import Settings
 from tuneyard.core.errors import ValidationError
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
-from tuneyard.datasets.models import Split
+from tuneyard.datasets.models import Dataset
+from tuneyard.finetunes import repository as repo
+from tuneyard.finetunes.local import run_local
 from tuneyard.finetunes.models import (
     FINE_TUNE_JOB,
-    MAX_METRICS,
     MAX_NAME,
+    Calibration,
     Estimate,
-    FineTuneCheckpoint,
     FineTuneInput,
     FineTuneResult,
-    Metric,
-    UploadedNames,
     estimate,
     model_name,
 )
+from tuneyard.finetunes.remote import run_remote
 from tuneyard.jobs.models import Job
-from tuneyard.jobs.service import ContinueLater, JobCancelled, JobFailed, JobRun, create_and_enqueue
+from tuneyard.jobs.service import JobRun, create_and_enqueue
 from tuneyard.providers import service as providers
-from tuneyard.providers.models import FineTuneRequest, PollResult, ProviderState, TrainingFiles, UploadedFiles
-from tuneyard.registry import service as registry
-
-EXPORTED = 0.05  # progress once the training files are written
-UPLOADED = 0.1  # ... and uploaded; the provider's job takes the rest
-MAX_FAILURES = 10  # retryable provider failures in a row before the job fails
-MAX_BACKOFF_SECONDS = 600.0
+from tuneyard.providers.models import FineTuneRequest, Provider
 
 
 async def estimate_fine_tune(pool: asyncpg.Pool, settings: Settings, request: FineTuneRequest) -> Estimate:
-    """The estimate of a fine-tune; BAD_USER_INPUT for settings the provider would refuse."""
+    """The estimate of a fine-tune; BAD_USER_INPUT for settings the provider would refuse. A LOCAL one is measured
+    on this machine the first time its settings are asked for (tens of seconds), then remembered."""
     found = providers.module(request.provider)
-    if isinstance(found, providers.FineTuner):
+    if found.facts.export_format is None:  # nothing to train on, not even in principle
+        raise ValidationError(found.facts.no_fine_tuning or f"{request.provider.value} does not fine-tune")
+    if found.facts.no_fine_tuning is None:
         problems = found.check(request)
         if problems:
             raise ValidationError("; ".join(problems))
     dataset = await datasets.require(pool, request.dataset_id)
     tokens = await exports.token_counts(pool, dataset)
-    return estimate(found.facts, request, dataset, tokens, settings.current_date(), found.missing_settings(settings))
+    missing = found.missing_settings(settings)
+    models = await providers.base_models(found, settings)
+    calibration = None
+    if request.provider is Provider.LOCAL and not missing and any(m.name == request.base_model for m in models):
+        calibration = await _calibration(pool, settings, request, dataset)
+    return estimate(found.facts, models, request, dataset, tokens, settings.current_date(), missing, calibration)
+
+
+async def _calibration(
+    pool: asyncpg.Pool, settings: Settings, request: FineTuneRequest, dataset: Dataset
+) -> Calibration:
+    defaults = providers.LOCAL_DEFAULTS
+    batch = request.batch_size or defaults["batch_size"]
+    length = int(request.extra.get("maxLength", defaults["max_length"]))
+    rank = request.lora_rank or defaults["lora_rank"]
+    key = (request.base_model, batch, length, rank, settings.local_device)
+    measured = await repo.calibration(pool, key)
+    if measured is None:
+        measured = await providers.local().calibrate(settings, request.base_model, batch, length, rank)
+        await repo.save_calibration(pool, key, *measured)
+    steps = providers.plan_steps(dataset.train_count, request.epochs or 1, batch, request.max_steps)
+    return Calibration(load_seconds=measured[0], seconds_per_step=measured[1], peak_memory_bytes=measured[2],
+                       steps=steps)  # fmt: skip
 
 
 async def start_fine_tune(pool: asyncpg.Pool, settings: Settings, request: FineTuneRequest, created_by: str) -> Job:
@@ -76,172 +85,10 @@ async def start_fine_tune(pool: asyncpg.Pool, settings: Settings, request: FineT
     return await create_and_enqueue(pool, FINE_TUNE_JOB, job_input, created_by=created_by)
 
 
-class _Scaled:
-    """The job's progress seen by a part of the work: its 0..1 mapped onto [low, high]."""
-
-    def __init__(self, run: JobRun[FineTuneInput, FineTuneResult], low: float, high: float) -> None:
-        self.run, self.low, self.high = run, low, high
-
-    async def progress(self, fraction: float, message: str | None = None) -> None:
-        await self.run.progress(self.low + fraction * (self.high - self.low), message)
-
-    async def check_cancelled(self) -> None:
-        await self.run.check_cancelled()
-
-
 async def run_fine_tune(run: JobRun[FineTuneInput, FineTuneResult]) -> FineTuneResult:
-    """The FINE_TUNE job's work: one step of the state machine above per run."""
-    tuner = providers.fine_tuner(run.input.provider)
-    state = FineTuneCheckpoint.model_validate(run.checkpoint or {})
-    marker = run.input.marker
-    resumed = run.checkpoint is not None
+    """The FINE_TUNE job's work."""
     if run.result is None:
         run.result = FineTuneResult(provider=run.input.provider, base_model=run.input.base_model)
-    try:
-        await run.check_cancelled()
-        if state.provider_job_id is None:
-            state = await _launch(run, tuner, state, marker, resumed)
-        return await _follow(run, tuner, state)
-    except JobCancelled:
-        await _cancel(run, tuner, state, marker)
-        raise
-    except providers.ProviderError as error:
-        if not error.retryable or state.failures + 1 >= MAX_FAILURES:
-            raise JobFailed(f"{run.input.provider.value}: {error.message}") from None
-        state = state.model_copy(update={"failures": state.failures + 1})
-        await run.save_checkpoint(state)
-        delay = min(run.settings.fine_tune_poll_seconds * 2**state.failures, MAX_BACKOFF_SECONDS)
-        raise ContinueLater(delay, f"{error.message}; trying again in {delay:g} s") from None
-
-
-async def _cancel(
-    run: JobRun[FineTuneInput, FineTuneResult], tuner: providers.FineTuner, state: FineTuneCheckpoint, marker: str
-) -> None:
-    """Cancel the provider's job, if one was (or may have been) started; FAILED, saying so, if that fails."""
-    job_id = state.provider_job_id
-    try:
-        if job_id is None and state.files is not None:
-            job_id = await tuner.find(run.settings, marker)
-        if job_id is not None:
-            await tuner.cancel(run.settings, job_id)
-    except providers.ProviderError as error:
-        raise JobFailed(
-            f"cancelled here, but {run.input.provider.value} did not confirm cancelling job {job_id or marker}: "
-            f"{error.message}; it may still run and bill"
-        ) from None
-
-
-async def _launch(
-    run: JobRun[FineTuneInput, FineTuneResult],
-    tuner: providers.FineTuner,
-    state: FineTuneCheckpoint,
-    marker: str,
-    resumed: bool,
-) -> FineTuneCheckpoint:
-    """Upload the training files (unless done), then find or start the provider's job; its id checkpointed."""
-    settings, request = run.settings, run.input.request()
-    if state.files is None:
-        await run.progress(0.0, "preparing the training files")
-        dataset = await datasets.require(run.pool, run.input.dataset_id)
-        fmt = tuner.facts.export_format
-        assert fmt is not None
-        paths = await exports.training_files(
-            run.pool, settings.export_dir, dataset, fmt, _Scaled(run, 0.0, EXPORTED), job_id=str(run.id)
-        )
-        files = _training_files(paths, dataset.train_count, dataset.validation_count)
-        await run.progress(EXPORTED, "uploading the training files")
-        uploaded = await tuner.upload(settings, files, marker)
-        state = state.model_copy(update={"files": UploadedNames(train=uploaded.train, validation=uploaded.validation)})
-        await run.save_checkpoint(state)  # from here on, a retry looks for a provider job before starting one
-        await run.check_cancelled()
-    else:
-        assert resumed
-    assert state.files is not None
-    job_id = await tuner.find(settings, marker) if resumed else None
-    if job_id is None:
-        job_id = await tuner.start(settings, request, UploadedFiles(state.files.train, state.files.validation), marker)
-    state = state.model_copy(update={"provider_job_id": job_id, "failures": 0})
-    await run.save_checkpoint(state)
-    run.result = _current(run).model_copy(update={"provider_job_id": job_id})
-    await run.progress(UPLOADED, f"{run.input.provider.value} job {job_id} started")
-    return state
-
-
-def _training_files(paths: dict[Split | None, Path], train: int, validation: int) -> TrainingFiles:
-    """The files by split: one file (key None) is all training data."""
-    if None in paths:
-        return TrainingFiles(str(paths[None]), None, train, 0)
-    return TrainingFiles(str(paths[Split.TRAIN]), str(paths[Split.VALIDATION]), train, validation)
-
-
-def _current(run: JobRun[FineTuneInput, FineTuneResult]) -> FineTuneResult:
-    assert run.result is not None
-    return run.result
-
-
-async def _follow(
-    run: JobRun[FineTuneInput, FineTuneResult], tuner: providers.FineTuner, state: FineTuneCheckpoint
-) -> FineTuneResult:
-    """Poll the provider's job once: report what is new, then end with it or look again later."""
-    assert state.provider_job_id is not None
-    polled = await tuner.poll(run.settings, state.provider_job_id, state.cursor)
-    result = _reported(_current(run), polled)
-    run.result = result
-    message = _message(polled, result, run.settings)
-    if polled.state is ProviderState.SUCCEEDED:
-        return await _succeeded(run, result, polled)
-    if polled.state is ProviderState.FAILED:
-        raise JobFailed(f"{run.input.provider.value} job {state.provider_job_id} failed: {message}")
-    if polled.state is ProviderState.CANCELLED:
-        raise JobFailed(f"{run.input.provider.value} job {state.provider_job_id} was cancelled at the provider")
-    fraction = UPLOADED + (1 - UPLOADED) * 0.99 * (polled.progress or 0.0)
-    await run.progress(fraction, message)
-    await run.save_checkpoint(state.model_copy(update={"cursor": polled.cursor, "failures": 0}))
-    raise ContinueLater(run.settings.fine_tune_poll_seconds, message)
-
-
-def _reported(result: FineTuneResult, polled: PollResult) -> FineTuneResult:
-    metrics = [*result.metrics, *(Metric.of(m) for m in polled.metrics)][-MAX_METRICS:]
-    return result.model_copy(
-        update={
-            "provider_status": polled.provider_status, "metrics": metrics,
-            "trained_tokens": polled.trained_tokens or result.trained_tokens,
-        }
-    )  # fmt: skip
-
-
-def _message(polled: PollResult, result: FineTuneResult, settings: Settings) -> str:
-    """What the job says now: the provider's state, its latest loss, its latest event (or its error)."""
-    parts = [polled.provider_status]
-    if result.metrics:
-        parts.append(result.metrics[-1].describe())
-    if polled.error:
-        parts.append(polled.error)
-    elif polled.events:
-        parts.append(polled.events[-1].message)
-    return providers.redact(" | ".join(parts), settings)
-
-
-async def _succeeded(
-    run: JobRun[FineTuneInput, FineTuneResult], result: FineTuneResult, polled: PollResult
-) -> FineTuneResult:
-    if not polled.model_id:
-        raise JobFailed(f"{run.input.provider.value} reported success without a model")
-    job_input = run.input
-    base = providers.module(job_input.provider).facts.base_model(job_input.base_model)
-    last = result.metrics[-1] if result.metrics else None
-    metrics = {"trainedTokens": result.trained_tokens, "steps": None if last is None else last.step,
-               "trainLoss": None if last is None else last.train_loss,
-               "validLoss": None if last is None else last.valid_loss}  # fmt: skip
-    hyperparameters = {"epochs": job_input.epochs, "learningRate": job_input.learning_rate,
-                       "batchSize": job_input.batch_size, **job_input.extra}  # fmt: skip
-    model = await registry.register(
-        run.pool,
-        registry.NewModel(
-            name=job_input.model_name, provider=job_input.provider, base_model=job_input.base_model,
-            provider_model_id=polled.model_id, fine_tuned=True, dataset_id=int(job_input.dataset_id), job_id=run.id,
-            hyperparameters=hyperparameters, metrics=metrics, shutdown_at=None if base is None else base.shutdown_at,
-        ),
-    )  # fmt: skip
-    await run.progress(1.0, f"model {model.name} ({polled.model_id}) registered")
-    return result.model_copy(update={"model_id": str(model.id), "provider_model_id": polled.model_id})
+    if run.input.provider is Provider.LOCAL:
+        return await run_local(run)
+    return await run_remote(run)

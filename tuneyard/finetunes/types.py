@@ -64,6 +64,10 @@ class FineTuneEstimate:
     estimated_seconds: float | None = strawberry.field(description="A rough guide: queueing plus training.")
     warnings: list[str]
     blockers: list[str] = strawberry.field(description="Why startFineTune would refuse now; empty when it can start.")
+    steps: int | None = strawberry.field(description="LOCAL: the optimizer steps it will take.")
+    estimated_peak_memory_bytes: float | None = strawberry.field(
+        description="LOCAL: the training process's peak memory, measured on this machine."
+    )
 
 
 def estimate_to_schema(found: Estimate) -> FineTuneEstimate:
@@ -73,5 +77,5 @@ def estimate_to_schema(found: Estimate) -> FineTuneEstimate:
         train_tokens=found.train_tokens, validation_tokens=found.validation_tokens, epochs=found.epochs,
         billable_tokens=found.billable_tokens, estimated_cost_usd=found.estimated_cost_usd,
         prices_as_of=found.prices_as_of, estimated_seconds=found.estimated_seconds, warnings=found.warnings,
-        blockers=found.blockers,
+        blockers=found.blockers, steps=found.steps, estimated_peak_memory_bytes=found.estimated_peak_memory_bytes,
     )  # fmt: skip

@@ -11,4 +11,4 @@ class AnthropicProvider(ProviderModule):
     facts = catalog.ANTHROPIC
 
     def missing_settings(self, settings: Settings) -> list[str]:
-        return [] if settings.anthropic_api_key is not None else ["TUNEYARD_ANTHROPIC_API_KEY"]
+        return [] if settings.anthropic_api_key is not None else ["set TUNEYARD_ANTHROPIC_API_KEY"]

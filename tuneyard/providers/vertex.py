@@ -108,17 +108,14 @@ class VertexFineTuner(FineTuner):
     def missing_settings(self, settings: Settings) -> list[str]:
         return _missing(settings)
 
-    def check(self, request: FineTuneRequest) -> list[str]:
-        problems = super().check(request)
+    def check_extra(self, request: FineTuneRequest) -> list[str]:
+        problems = []
         if request.batch_size is not None:
             problems.append("input.batchSize: Vertex Gemini tuning does not take it")
+        size = request.extra.get("adapterSize")
+        if size is not None and (isinstance(size, bool) or size not in ADAPTER_SIZES):
+            problems.append(f"input.extra.adapterSize: one of {', '.join(map(str, ADAPTER_SIZES))}, got {size!r}")
         return problems
-
-    def check_extra(self, extra: dict[str, Any]) -> list[str]:
-        size = extra.get("adapterSize")
-        if size is None or (not isinstance(size, bool) and size in ADAPTER_SIZES):
-            return []
-        return [f"input.extra.adapterSize: one of {', '.join(map(str, ADAPTER_SIZES))}, got {size!r}"]
 
     async def upload(self, settings: Settings, files: TrainingFiles, marker: str) -> UploadedFiles:
         _require(settings)
@@ -205,18 +202,18 @@ class VertexFineTuner(FineTuner):
 def _missing(settings: Settings) -> list[str]:
     missing = []
     if not settings.vertex_project:
-        missing.append("TUNEYARD_VERTEX_PROJECT")
+        missing.append("set TUNEYARD_VERTEX_PROJECT")
     if not settings.vertex_bucket:
-        missing.append("TUNEYARD_VERTEX_BUCKET")
+        missing.append("set TUNEYARD_VERTEX_BUCKET")
     if not _token(settings) and settings.vertex_credentials_file is None:
-        missing.append("TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE")
+        missing.append("set TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE")
     return missing
 
 
 def _require(settings: Settings) -> None:
     missing = _missing(settings)
     if missing:
-        raise ProviderError(f"Vertex AI is not configured: set {', '.join(missing)}")
+        raise ProviderError(f"Vertex AI is not configured: {'; '.join(missing)}")
 
 
 def _label(marker: str) -> str:

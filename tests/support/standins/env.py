@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from tests.support.standins.ollama_api import OllamaStandIn
 from tests.support.standins.openai_api import OpenAIStandIn
 from tests.support.standins.vertex_api import VertexStandIn
 
@@ -10,8 +14,14 @@ VERTEX_TOKEN = "ya29.test-token-0123456789"
 PROJECT, LOCATION, BUCKET = "tuneyard-test", "us-central1", "tuneyard-test-bucket"
 
 
-def provider_env(openai_api: OpenAIStandIn, vertex_api: VertexStandIn) -> dict[str, str]:
+TINY = "tiny-llama"  # the LOCAL base model tests train: tests.support.tiny_model
+
+
+def provider_env(
+    openai_api: OpenAIStandIn, vertex_api: VertexStandIn, ollama_api: OllamaStandIn, tiny_model: Path
+) -> dict[str, str]:
     return {
+        "TUNEYARD_OLLAMA_URL": ollama_api.url, "TUNEYARD_LOCAL_MODELS": json.dumps({TINY: str(tiny_model)}),
         "TUNEYARD_OPENAI_API_KEY": OPENAI_KEY, "TUNEYARD_OPENAI_BASE_URL": openai_api.api_url,
         "TUNEYARD_VERTEX_PROJECT": PROJECT, "TUNEYARD_VERTEX_LOCATION": LOCATION, "TUNEYARD_VERTEX_BUCKET": BUCKET,
         "TUNEYARD_VERTEX_ACCESS_TOKEN": VERTEX_TOKEN, "TUNEYARD_VERTEX_BASE_URL": vertex_api.vertex_url,
