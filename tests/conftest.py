@@ -18,11 +18,21 @@ import pytest
 from tests.support import JOB_TEST_SETTINGS, GraphQLClient, Server, service_env, tuneyard
 from tests.support.databases import create_database, drop_database
 from tests.support.datasets import DATASET_TABLES
-from tests.support.standins.env import BUCKET, LOCATION, OPENAI_KEY, PROJECT, VERTEX_TOKEN, provider_env
+from tests.support.standins.anthropic_api import AnthropicStandIn
+from tests.support.standins.env import (
+    ANTHROPIC_KEY,
+    BUCKET,
+    LOCATION,
+    OPENAI_KEY,
+    PROJECT,
+    VERTEX_TOKEN,
+    provider_env,
+)
 from tests.support.standins.ollama_api import OllamaStandIn
 from tests.support.standins.openai_api import OpenAIStandIn
 from tests.support.standins.vertex_api import VertexStandIn
 from tests.support.tiny_model import build as build_tiny_model
+from tests.support.tuning import Tuning, start_server
 from tuneyard.core.db import create_pool
 from tuneyard.embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -150,6 +160,15 @@ def ollama_api() -> Iterator[OllamaStandIn]:
 
 
 @pytest.fixture(scope="session")
+def anthropic_api() -> Iterator[AnthropicStandIn]:
+    """A server speaking Anthropic's Messages API on 127.0.0.1."""
+    stand_in = AnthropicStandIn(api_key=ANTHROPIC_KEY)
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny llama model with random weights and a chat tokenizer: the LOCAL base model tests train for real."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
@@ -157,7 +176,16 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def providers_env(
-    openai_api: OpenAIStandIn, vertex_api: VertexStandIn, ollama_api: OllamaStandIn, tiny_model: Path
-) -> dict[str, str]:
+    openai_api: OpenAIStandIn, vertex_api: VertexStandIn, ollama_api: OllamaStandIn, anthropic_api: AnthropicStandIn,
+    tiny_model: Path,
+) -> dict[str, str]:  # fmt: skip
     """Settings pointing every provider at its stand-in, and LOCAL at the tiny model."""
-    return provider_env(openai_api, vertex_api, ollama_api, tiny_model)
+    return provider_env(openai_api, vertex_api, ollama_api, anthropic_api, tiny_model)
+
+
+@pytest.fixture(scope="session")
+def tuning(
+    backing: tuple[str, str], providers_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tuning]:
+    """A server and worker of their own with every provider at its stand-in: fine-tunes, models, benchmarks."""
+    yield from start_server(backing, tmp_path_factory.mktemp("ft-home"), providers_env)

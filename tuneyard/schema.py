@@ -30,7 +30,15 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation",
-    (examples.Mutation, curation.Mutation, datasets.Mutation, jobs.Mutation, finetunes.Mutation, maintenance.Mutation),
+    (
+        examples.Mutation,
+        curation.Mutation,
+        datasets.Mutation,
+        jobs.Mutation,
+        finetunes.Mutation,
+        registry.Mutation,
+        maintenance.Mutation,
+    ),
 )
 Subscription = merge_types("Subscription", (jobs.Subscription,))
 

@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-from tests.finetunes.conftest import Tuning
 from tests.finetunes.test_api import CANCEL, ESTIMATE, JOB, MODEL, PROGRESS, START, final_job, fine_tune
 from tests.support import GraphQLWebSocket
 from tests.support.standins.env import TINY
 from tests.support.standins.ollama_api import OllamaStandIn
+from tests.support.tuning import Tuning
 
 
 def local(dataset_id: str, **more: object) -> dict[str, object]:

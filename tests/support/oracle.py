@@ -60,6 +60,7 @@ def matches(example: dict[str, Any], spec: dict[str, Any], top: bool = True) -> 
             "executionId": lambda v: _string(example["execution_id"], v),
             "intent": lambda v: _string(example["intent"], v),
             "platform": lambda v: _string(example["platform"], v),
+            "modelId": lambda v: _string(example["model_id"], v),
             "qualityScore": lambda v: _number(example["quality_score"], v),
             "success": lambda v: example["success"] is v,
             "createdAt": lambda v: _time(example["created_at"], v),

@@ -33,7 +33,7 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Aggregate:
-    """A Summary of one group: grouping "all" (key None), "intent", "platform" or "bucket" (1..n)."""
+    """A Summary of one group: grouping "all" (key None), "intent", "platform", "model" or "bucket" (1..n)."""
 
     grouping: str
     key: Any

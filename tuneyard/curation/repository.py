@@ -132,27 +132,27 @@ async def set_archived(pool: Pool, where: Condition, archived: bool) -> int:
 
 
 async def aggregates(conn: Executor, where: Condition, buckets: int) -> list[Aggregate]:
-    """Count, averages and dates overall, by intent, by platform and by quality bucket, from one scan.
+    """Count, averages and dates overall, by intent, by platform, by model and by quality bucket, from one scan.
 
-    The inner query groups the matching examples by (intent, platform, bucket) in one parallel pass;
-    the outer one rolls those few hundred groups up into the four groupings.
+    The inner query groups the matching examples by (intent, platform, model, bucket) in one parallel pass;
+    the outer one rolls those groups (a few hundred, times the models in use) up into the five groupings.
     """
     p = f"${len(where.params) + 1}"
     rows = await conn.fetch(
         f"""
         WITH cube AS (
-            SELECT e.intent, e.platform, least(width_bucket(e.quality_score, 0, 1, {p}), {p}) AS bucket,
+            SELECT e.intent, e.platform, e.model_id, least(width_bucket(e.quality_score, 0, 1, {p}), {p}) AS bucket,
                    count(*) AS n, sum(e.quality_score) AS score_sum, count(e.quality_score) AS score_n,
                    sum(e.success::int) AS success_sum, count(e.success) AS success_n,
                    min(e.created_at) AS earliest, max(e.created_at) AS latest
             FROM examples e WHERE {where.sql}
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2, 3, 4
         )
-        SELECT grouping(intent, platform, bucket) AS grouping, intent, platform, bucket,
+        SELECT grouping(intent, platform, model_id, bucket) AS grouping, intent, platform, model_id, bucket,
                coalesce(sum(n), 0)::bigint AS count, sum(score_sum) / nullif(sum(score_n), 0) AS avg_quality_score,
                sum(success_sum)::float8 / nullif(sum(success_n), 0) AS success_rate,
                min(earliest) AS earliest, max(latest) AS latest
-        FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (bucket))
+        FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (model_id), (bucket))
         """,
         *where.params,
         buckets,
@@ -160,18 +160,15 @@ async def aggregates(conn: Executor, where: Condition, buckets: int) -> list[Agg
     return [_aggregate(r) for r in rows]
 
 
+# grouping(intent, platform, model_id, bucket) has a bit set for each column rolled up: which grouping set a row is.
+_GROUPINGS = {0b1111: ("all", None), 0b0111: ("intent", "intent"), 0b1011: ("platform", "platform"),
+              0b1101: ("model", "model_id"), 0b1110: ("bucket", "bucket")}  # fmt: skip
+
+
 def _aggregate(row: asyncpg.Record) -> Aggregate:
-    grouping = row["grouping"]  # bit 2: intent rolled up, bit 1: platform, bit 0: bucket
-    if grouping == 0b111:
-        key: tuple[str, Any] = ("all", None)
-    elif grouping == 0b011:
-        key = ("intent", row["intent"])
-    elif grouping == 0b101:
-        key = ("platform", row["platform"])
-    else:
-        key = ("bucket", row["bucket"])
+    grouping, column = _GROUPINGS[row["grouping"]]
     summary = Summary(row["count"], row["avg_quality_score"], row["success_rate"], row["earliest"], row["latest"])
-    return Aggregate(key[0], key[1], summary)
+    return Aggregate(grouping, None if column is None else row[column], summary)
 
 
 async def count_not_archived(conn: Executor) -> int:

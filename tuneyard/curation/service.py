@@ -86,7 +86,7 @@ class Stats:
         return [Bucket(lower=i / buckets, upper=(i + 1) / buckets, count=counts.get(i + 1, 0)) for i in range(buckets)]
 
     async def counts_by(self, grouping: str) -> list[tuple[str, int]]:
-        """(key, count) by "tag", "intent" or "platform", most frequent first; missing keys are left out."""
+        """(key, count) by "tag", "intent", "platform" or "model", most frequent first; missing keys are left out."""
         if grouping == "tag":
             return await repo.counts_by_tag(self._pool, self._where)
         found = [(a.key, a.summary.count) for a in await self._grouped(grouping) if a.key is not None]

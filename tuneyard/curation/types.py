@@ -59,6 +59,13 @@ class ExampleStats:
     async def by_platform(self) -> list[KeyCount]:
         return [KeyCount(key=k, count=c) for k, c in await self.stats.counts_by("platform")]
 
+    @strawberry.field(
+        description="Examples per model id (ExampleInput.modelId), most frequent first; examples without a model id "
+        "are not counted here. Compare models with stats(filter: {modelId: {eq: ...}})."
+    )
+    async def by_model(self) -> list[KeyCount]:
+        return [KeyCount(key=k, count=c) for k, c in await self.stats.counts_by("model")]
+
     @strawberry.field
     async def earliest(self) -> datetime | None:
         return (await self.stats.summary()).earliest

@@ -114,6 +114,7 @@ class FrozenExample:
     patterns_discovered: list[str] | None
     created_at: datetime
     updated_at: datetime
+    model_id: str | None = None  # provenance, never training text; None for members frozen before it was recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,20 @@ _DATASET_COLUMNS = (
 )
 
 FROZEN_COLUMNS = [f.name for f in FROZEN]
-# A member's content hash: its hashed fields in FIELDS order, the time as epoch seconds (stable across zones).
-_HASHED = ", ".join(
-    f"extract(epoch FROM e.{f.name})" if f.name == "created_at" else f"e.{f.name}" for f in FROZEN if f.hashed
+# A member's content hash: its hashed fields in FIELDS order, the time as epoch seconds (stable across zones), then
+# one {"name": value} for each field added later that is set. A member without those hashes as it always has, so
+# versions frozen before they existed keep their hashes, and diffs against them stay exact.
+_HASHED = "jsonb_build_array({}){}".format(
+    ", ".join(
+        f"extract(epoch FROM e.{f.name})" if f.name == "created_at" else f"e.{f.name}"
+        for f in FROZEN
+        if f.hashed and not f.omitted_when_null
+    ),
+    "".join(
+        f" || CASE WHEN e.{f.name} IS NULL THEN '[]'::jsonb ELSE jsonb_build_object('{f.graphql}', e.{f.name}) END"
+        for f in FROZEN
+        if f.hashed and f.omitted_when_null
+    ),
 )
 
 # Advisory locks on (class, hashtext(name)) serialise version numbering and the current flag per name.
@@ -67,7 +78,7 @@ async def create(conn: Connection, new: NewDataset, where: Condition) -> Dataset
             SELECT {ds}, e.id,
                    CASE WHEN ('x' || substr(md5({seed}::bigint::text || ':' || e.id::text), 1, 8))::bit(32)::bigint
                              < {fraction}::float8 * 4294967296 THEN 'VALIDATION' ELSE 'TRAIN' END,
-                   sha256(convert_to(jsonb_build_array({_HASHED})::text, 'UTF8')),
+                   sha256(convert_to(({_HASHED})::text, 'UTF8')),
                    {", ".join(f"e.{c}" for c in FROZEN_COLUMNS)}
             FROM example_rows e WHERE {where.sql}
             RETURNING example_id, split, content_sha, quality_score
@@ -104,15 +115,22 @@ async def get(conn: Executor, dataset_id: int) -> Dataset | None:
     return None if row is None else _dataset(row)
 
 
-async def list_datasets(conn: Executor, name: str | None, include_deleted: bool) -> list[Dataset]:
-    """By name, newest version first."""
+async def list_datasets(
+    conn: Executor, name: str | None, include_deleted: bool, example_id: int | None = None
+) -> list[Dataset]:
+    """By name, newest version first; with example_id, only the versions that have it as a member.
+
+    Membership is one primary-key probe of dataset_examples per version listed.
+    """
     rows = await conn.fetch(
         f"""
-        SELECT {_DATASET_COLUMNS} FROM datasets
+        SELECT {_DATASET_COLUMNS} FROM datasets d
         WHERE ($1::text IS NULL OR name = $1) AND ($2 OR deleted_at IS NULL)
+          AND ($3::bigint IS NULL
+               OR EXISTS (SELECT 1 FROM dataset_examples m WHERE m.dataset_id = d.id AND m.example_id = $3))
         ORDER BY name, version DESC
         """,
-        name, include_deleted,
+        name, include_deleted, example_id,
     )  # fmt: skip
     return [_dataset(r) for r in rows]
 

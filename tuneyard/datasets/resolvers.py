@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tuneyard.core.graphql.context import Info
@@ -15,9 +17,17 @@ from tuneyard.jobs.types import Job
 from tuneyard.jobs.types import to_schema as job_to_schema
 
 
-async def datasets(info: Info, name: str | None = None, include_deleted: bool | None = False) -> list[Dataset]:
+async def datasets(
+    info: Info,
+    name: str | None = None,
+    include_deleted: bool | None = False,
+    containing: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description="An example id: only the versions that froze it (its lineage)."),
+    ] = None,
+) -> list[Dataset]:
     info.context.require(Role.READER)
-    found = await service.list_datasets(info.context.pool, name, bool(include_deleted))
+    found = await service.list_datasets(info.context.pool, name, bool(include_deleted), containing)
     return [dataset_to_schema(d) for d in found]
 
 
@@ -63,7 +73,8 @@ async def export_dataset(info: Info, id: strawberry.ID, format: ExportFormat) ->
 @strawberry.type
 class Query:
     datasets: list[Dataset] = strawberry.field(
-        resolver=datasets, description="Dataset versions by name, newest version first."
+        resolver=datasets,
+        description="Dataset versions by name, newest version first; `containing` lists an example's versions.",
     )
     dataset: Dataset | None = strawberry.field(resolver=dataset)
     dataset_diff: DatasetDiff = strawberry.field(

@@ -38,8 +38,12 @@ async def require(pool: Pool, dataset_id: object) -> Dataset:
     return found
 
 
-async def list_datasets(pool: Pool, name: str | None, include_deleted: bool) -> list[Dataset]:
-    return await repo.list_datasets(pool, name, include_deleted)
+async def list_datasets(
+    pool: Pool, name: str | None, include_deleted: bool, containing: object | None = None
+) -> list[Dataset]:
+    """Versions by name, newest first; with `containing`, only those that froze that example (its lineage)."""
+    example_id = None if containing is None else parse_id(containing, "example", "containing")
+    return await repo.list_datasets(pool, name, include_deleted, example_id)
 
 
 async def set_current(pool: Pool, dataset_id: object) -> Dataset:

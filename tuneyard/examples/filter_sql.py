@@ -15,16 +15,19 @@ from typing import Any
 from tuneyard.core.db import Condition
 from tuneyard.core.errors import ValidationError
 from tuneyard.core.ids import parse_id
+from tuneyard.examples.models import check_no_nul
 
 MAX_DEPTH = 5
 MAX_LIST = 1000
 
 Filter = Mapping[str, Any]
 
-_STRING_COLUMNS = {"executionId": "e.execution_id", "intent": "e.intent", "platform": "e.platform"}
+_STRING_COLUMNS = {
+    "executionId": "e.execution_id", "intent": "e.intent", "platform": "e.platform", "modelId": "e.model_id",
+}  # fmt: skip
 _COMPARISONS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _FIELDS = {
-    "and", "or", "not", "ids", "executionId", "intent", "platform", "qualityScore", "success",
+    "and", "or", "not", "ids", "executionId", "intent", "platform", "modelId", "qualityScore", "success",
     "createdAt", "tags", "text", "archived",
 }  # fmt: skip
 
@@ -71,6 +74,7 @@ class _Compiler:
             elif key == "text":
                 if not str(value).strip():
                     raise ValidationError(f"{at}: search text must not be empty")
+                check_no_nul(str(value), at)
                 parts.append(
                     f"to_tsvector('simple', e.user_request) @@ websearch_to_tsquery('simple', {self.param(value)})"
                 )
@@ -88,13 +92,13 @@ class _Compiler:
             if value is None:
                 continue
             if op == "eq":
-                parts.append(f"{column} = {self.param(value)}")
+                parts.append(f"{column} = {self.param(_text(value, f'{at}.eq'))}")
             elif op == "neq":
-                parts.append(f"{column} IS DISTINCT FROM {self.param(value)}")
+                parts.append(f"{column} IS DISTINCT FROM {self.param(_text(value, f'{at}.neq'))}")
             elif op == "in":
-                parts.append(f"{column} = ANY({self.param(_bounded(value, f'{at}.in'))}::text[])")
+                parts.append(f"{column} = ANY({self.param(_texts(value, f'{at}.in'))}::text[])")
             elif op == "notIn":
-                values = self.param(_bounded(value, f"{at}.notIn"))
+                values = self.param(_texts(value, f"{at}.notIn"))
                 parts.append(f"({column} IS NULL OR NOT {column} = ANY({values}::text[]))")
             elif op == "isNull":
                 parts.append(f"{column} IS {'' if value else 'NOT '}NULL")
@@ -121,7 +125,7 @@ class _Compiler:
             if op == "isEmpty":
                 parts.append(f"{'NOT ' if value else ''}EXISTS ({_TAGGED})")
                 continue
-            tags = _bounded(value, f"{at}.{op}")
+            tags = _texts(value, f"{at}.{op}")
             if not tags:  # an empty list: containsAny matches nothing, containsAll and containsNone everything
                 parts += ["false"] if op == "containsAny" else []
                 continue
@@ -137,6 +141,15 @@ def _bounded(values: Sequence[Any], at: str) -> list[Any]:
     if len(values) > MAX_LIST:
         raise ValidationError(f"{at}: at most {MAX_LIST} items, got {len(values)}")
     return list(values)
+
+
+def _text(value: str, at: str) -> str:
+    check_no_nul(value, at)
+    return value
+
+
+def _texts(values: Sequence[str], at: str) -> list[str]:
+    return [_text(v, at) for v in _bounded(values, at)]
 
 
 def _ids(values: Sequence[Any], at: str) -> list[int]:

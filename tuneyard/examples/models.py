@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import operator
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ MAX_BATCH = 1000
 MAX_EXECUTION_ID = 255
 MAX_USER_REQUEST = 32_768
 MAX_LABEL = 100  # intent, platform, each tag and pattern
+MAX_MODEL_ID = 255  # room for any provider's id: "ft:gpt-4.1-mini-2025-04-14:org:suffix:id", a Vertex endpoint path
 MAX_TAGS = 100
 MAX_JSON_BYTES = 262_144  # per JSON field, serialized
 
@@ -32,6 +35,9 @@ class ExampleField:
     content: bool = True  # recorded content: a re-send that changes it updates the example
     frozen: bool = True  # copied into a dataset version
     hashed: bool = True  # part of a frozen member's content hash
+    # Added after dataset versions existed: a member's content hash and its RAW line have it only when it is set, so
+    # members without it (all of those frozen before) keep the hash and the RAW bytes they always had.
+    omitted_when_null: bool = False
 
 
 # In the order of the GraphQL Example type; a frozen member's content hash covers the hashed ones in this order.
@@ -51,6 +57,7 @@ FIELDS = (
     ExampleField("patterns_discovered", "patternsDiscovered", labels=True),
     ExampleField("created_at", "createdAt", "timestamptz"),
     ExampleField("updated_at", "updatedAt", recorded=False, content=False, hashed=False),
+    ExampleField("model_id", "modelId", omitted_when_null=True),  # the model that made the decision
 )
 COLUMNS = tuple(f.name for f in FIELDS)
 RECORDED = tuple(f for f in FIELDS if f.recorded)  # a validated batch's columns, in this order
@@ -85,6 +92,7 @@ class NewExample:
     created_at: datetime | None = None
     post_publication_metrics: Any = None
     patterns_discovered: list[str] | None = None
+    model_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +115,7 @@ class Example:
     patterns_discovered: list[str] | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    model_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,35 +134,61 @@ def normalize_tags(tags: list[str] | None, where: str) -> list[str]:
     for tag in tags:
         if not tag.strip() or len(tag) > MAX_LABEL:
             raise ValidationError(f"{where}: each tag must be 1..{MAX_LABEL} characters and not blank, got {tag!r}")
+        if "\x00" in tag:
+            check_no_nul(tag, where)
     return sorted(set(tags))  # code-point order, as PostgreSQL's "C" collation sorts them
 
 
-def _check_label(value: str | None, where: str) -> None:
+def check_no_nul(value: str, where: str) -> None:
+    """PostgreSQL text cannot hold U+0000: refuse it with a clear error instead of failing in the database."""
+    if "\x00" in value:
+        raise ValidationError(f"{where}: must not contain the NUL character (U+0000)")
+
+
+# Each check below takes the example's index and the field's name, and spells `examples[i].field` only when it
+# refuses: building those strings for every field of every example was a measurable part of recording a batch.
+
+
+def _check_label(value: str | None, index: int, name: str) -> None:
     if value is not None and len(value) > MAX_LABEL:
-        raise ValidationError(f"{where}: at most {MAX_LABEL} characters")
+        raise ValidationError(f"examples[{index}].{name}: at most {MAX_LABEL} characters")
 
 
-def _json_text(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
+# An escaped NUL in orjson's output: \u0000 whose backslash is not itself escaped (preceded by an even run of them).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _json_text(value: Any, index: int, name: str) -> str:
     try:
         encoded = orjson.dumps(value)
     except TypeError as error:
-        raise ValidationError(f"{where}: not JSON-serializable ({error})") from error
+        raise ValidationError(f"examples[{index}].{name}: not JSON-serializable ({error})") from error
     if len(encoded) > MAX_JSON_BYTES:
-        raise ValidationError(f"{where}: {len(encoded)} bytes of JSON, at most {MAX_JSON_BYTES} allowed")
+        raise ValidationError(
+            f"examples[{index}].{name}: {len(encoded)} bytes of JSON, at most {MAX_JSON_BYTES} allowed"
+        )
+    if b"\\u0000" in encoded and _JSON_NUL.search(encoded):  # jsonb cannot hold U+0000 either
+        raise ValidationError(f"examples[{index}].{name}: must not contain the NUL character (U+0000)")
     return encoded.decode()
 
 
-def _label_list(values: list[str] | None, where: str) -> str | None:
+def _label_list(values: list[str], index: int, name: str) -> str:
     """A short list of labels as JSON text, for the database to unpack."""
-    if values is None:
-        return None
     if len(values) > MAX_TAGS:
-        raise ValidationError(f"{where}: at most {MAX_TAGS} items, got {len(values)}")
+        raise ValidationError(f"examples[{index}].{name}: at most {MAX_TAGS} items, got {len(values)}")
     for value in values:
-        _check_label(value, where)
+        _check_label(value, index, name)
+        if "\x00" in value:
+            check_no_nul(value, f"examples[{index}].{name}")
     return orjson.dumps(values).decode()
+
+
+# A recorded example's values in RECORDED order in one call, and where batch_columns rewrites some of them.
+_RECORDED_VALUES = operator.attrgetter(*(f.name for f in RECORDED))
+_TAGS = [f.name for f in RECORDED].index("tags")
+_CREATED_AT = [f.name for f in RECORDED].index("created_at")
+_JSON_FIELDS = [(i, f.graphql) for i, f in enumerate(RECORDED) if f.json]
+_LABEL_FIELDS = [(i, f.graphql) for i, f in enumerate(RECORDED) if f.labels and i != _TAGS]
 
 
 def batch_columns(examples: list[NewExample]) -> list[list[Any]]:
@@ -169,35 +204,51 @@ def batch_columns(examples: list[NewExample]) -> list[list[Any]]:
     seen: dict[str, int] = {}
     rows = []
     for index, example in enumerate(examples):
-        at = f"examples[{index}]"
         execution_id = example.execution_id
         if not execution_id.strip() or len(execution_id) > MAX_EXECUTION_ID:
-            raise ValidationError(f"{at}.executionId: must be 1..{MAX_EXECUTION_ID} characters and not blank")
+            raise ValidationError(
+                f"examples[{index}].executionId: must be 1..{MAX_EXECUTION_ID} characters and not blank"
+            )
         if execution_id in seen:
             raise ValidationError(
-                f"{at}.executionId: {execution_id!r} appears twice in the batch (also at index {seen[execution_id]})"
+                f"examples[{index}].executionId: {execution_id!r} appears twice in the batch "
+                f"(also at index {seen[execution_id]})"
             )
         seen[execution_id] = index
-        if not example.user_request.strip():
-            raise ValidationError(f"{at}.userRequest: must not be empty")
-        if len(example.user_request) > MAX_USER_REQUEST:
-            raise ValidationError(f"{at}.userRequest: at most {MAX_USER_REQUEST} characters")
+        user_request = example.user_request
+        if not user_request.strip():
+            raise ValidationError(f"examples[{index}].userRequest: must not be empty")
+        if len(user_request) > MAX_USER_REQUEST:
+            raise ValidationError(f"examples[{index}].userRequest: at most {MAX_USER_REQUEST} characters")
         score = example.quality_score
         if score is not None and not (0.0 <= score <= 1.0 and math.isfinite(score)):
-            raise ValidationError(f"{at}.qualityScore: must be between 0 and 1, got {score}")
-        _check_label(example.intent, f"{at}.intent")
-        _check_label(example.platform, f"{at}.platform")
+            raise ValidationError(f"examples[{index}].qualityScore: must be between 0 and 1, got {score}")
+        intent, platform, model_id = example.intent, example.platform, example.model_id
+        _check_label(intent, index, "intent")
+        _check_label(platform, index, "platform")
+        if model_id is not None and (not model_id.strip() or len(model_id) > MAX_MODEL_ID):
+            raise ValidationError(
+                f"examples[{index}].modelId: must be 1..{MAX_MODEL_ID} characters and not blank (or null)"
+            )
+        if (
+            "\x00" in execution_id or "\x00" in user_request or (intent is not None and "\x00" in intent)
+            or (platform is not None and "\x00" in platform) or (model_id is not None and "\x00" in model_id)
+        ):  # fmt: skip
+            for name, value in (("executionId", execution_id), ("userRequest", user_request), ("intent", intent),
+                                ("platform", platform), ("modelId", model_id)):  # fmt: skip
+                check_no_nul(value or "", f"examples[{index}].{name}")
         created_at = example.created_at
         if created_at is not None and created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
-        normalized: dict[str, Any] = {"tags": normalize_tags(example.tags, f"{at}.tags"), "created_at": created_at}
-        row = []
-        for field in RECORDED:
-            value = normalized[field.name] if field.name in normalized else getattr(example, field.name)
-            if field.json:
-                value = _json_text(value, f"{at}.{field.graphql}")
-            elif field.labels:
-                value = _label_list(value, f"{at}.{field.graphql}")
-            row.append(value)
+        row = list(_RECORDED_VALUES(example))
+        tags = example.tags
+        row[_TAGS] = orjson.dumps(normalize_tags(tags, f"examples[{index}].tags")).decode() if tags else "[]"
+        row[_CREATED_AT] = created_at
+        for i, name in _JSON_FIELDS:
+            if row[i] is not None:
+                row[i] = _json_text(row[i], index, name)
+        for i, name in _LABEL_FIELDS:
+            if row[i] is not None:
+                row[i] = _label_list(row[i], index, name)
         rows.append(row)
     return [list(column) for column in zip(*rows, strict=True)]

@@ -37,6 +37,9 @@ class Example:
     patterns_discovered: list[str] | None
     created_at: datetime
     updated_at: datetime
+    model_id: str | None = strawberry.field(
+        description="The model that made this decision (a Tuneyard model id or a provider's model id), if recorded."
+    )
 
 
 def example_from(example: DomainExample) -> Example:
@@ -62,6 +65,11 @@ class ExampleInput:
     created_at: datetime | None = None
     post_publication_metrics: JSON | None = None
     patterns_discovered: list[str] | None = None
+    model_id: str | None = strawberry.field(
+        default=None,
+        description="The model that made this decision: a Tuneyard model id or a provider's model id, 1..255 "
+        "characters. Content: a re-send with another one (or none) updates the example.",
+    )
 
 
 def _new_example(cls: type, value: Mapping[str, Any], context: object) -> NewExample:
@@ -136,6 +144,7 @@ class ExampleFilter:
     execution_id: StringFilter | None = strawberry.UNSET
     intent: StringFilter | None = strawberry.UNSET
     platform: StringFilter | None = strawberry.UNSET
+    model_id: StringFilter | None = strawberry.UNSET
     quality_score: FloatFilter | None = strawberry.UNSET
     success: bool | None = strawberry.UNSET
     created_at: DateTimeFilter | None = strawberry.UNSET

@@ -15,6 +15,7 @@ from tuneyard.core.config import Settings
 from tuneyard.core.errors import TuneyardError
 from tuneyard.providers.models import (
     BaseModelFacts,
+    Completion,
     FineTuneRequest,
     PollResult,
     ProviderFacts,
@@ -86,6 +87,12 @@ class ProviderModule(ABC):
     def check_extra(self, request: FineTuneRequest) -> list[str]:
         """Problems with the provider's own settings (its `extra` values, ...)."""
         return []
+
+    async def complete(self, settings: Settings, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        """The answer of `model` (the provider's own id: a registered model's providerModelId, or a base model's
+        name) to one system and one user message, at most max_tokens long, as deterministic as the provider allows
+        (temperature 0, greedy): what benchmarks of registered models compare."""
+        raise ProviderError(f"{self.facts.provider.value} does not answer requests", retryable=False)
 
 
 class FineTuner(ProviderModule):

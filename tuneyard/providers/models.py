@@ -154,3 +154,14 @@ class PollResult:
     model_id: str | None = None  # the resulting model, once SUCCEEDED
     error: str | None = None  # the provider's reason, once FAILED
     trained_tokens: int | None = None  # billed tokens, when it says
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One answer of a model (ProviderModule.complete). Token counts as the provider bills them (None: it did not
+    say); seconds: the wall time of the whole call, a model's loading or the SDK's retries included."""
+
+    text: str
+    input_tokens: int | None
+    output_tokens: int | None
+    seconds: float

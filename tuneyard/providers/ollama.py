@@ -1,5 +1,5 @@
-"""Ollama: serves models, trains none (see catalog.OLLAMA). A LOCAL fine-tune's merged model is imported into the
-configured server over its REST API:
+"""Ollama: serves models, trains none (see catalog.OLLAMA). Tuneyard imports a LOCAL fine-tune's merged model into
+the configured server, and asks it for answers, over its REST API:
 
 - `GET /api/tags`: the models it has (its "base models").
 - `HEAD /api/blobs/sha256:<hex>`: 200 when the server already holds a file with that digest, so a second import of
@@ -8,6 +8,9 @@ configured server over its REST API:
   checks the digest and answers 201.
 - `POST /api/create` with `{"model", "files": {file name: digest}, "stream": true}`: NDJSON progress lines
   (`{"status": ...}`) ending with "success", or a line `{"error": ...}`.
+- `POST /api/chat` with `{"model", "messages", "stream": false, "options": {"temperature": 0, "num_predict"}}`: one
+  answer, `{"message": {"content"}, "prompt_eval_count", "eval_count", ...}`. Servers older than mid-2024 leave
+  prompt_eval_count out when the prompt was in their cache: the count is unknown (None) then, not zero.
 
 Ollama converts merged safetensors of llama-architecture models (config.json, tokenizer files, *.safetensors). A
 LoRA adapter alone is refused by some versions and needs a base the server has under the same architecture, so
@@ -20,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +35,7 @@ from tuneyard.core.config import Settings
 from tuneyard.core.errors import ValidationError
 from tuneyard.providers import catalog
 from tuneyard.providers.base import ProviderError, ProviderModule, redact
-from tuneyard.providers.models import BaseModelFacts
+from tuneyard.providers.models import BaseModelFacts, Completion
 
 Report = Callable[[str, float | None], Awaitable[None]]
 
@@ -62,6 +66,23 @@ class OllamaProvider(ProviderModule):
             _check(response, settings)
             models = response.json()["models"]
         return [BaseModelFacts(name=model["name"], can_fine_tune=False) for model in models]
+
+    async def complete(self, settings: Settings, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        body = {
+            "model": model, "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            "stream": False, "options": {"temperature": 0, "num_predict": max_tokens},
+        }  # fmt: skip
+        started = time.perf_counter()
+        async with _connection(settings) as client:
+            response = await client.post("/api/chat", json=body)  # the first call of a model waits for it to load
+            _check(response, settings)
+            answer = response.json()
+        return Completion(
+            text=answer["message"]["content"],
+            input_tokens=answer.get("prompt_eval_count"),
+            output_tokens=answer.get("eval_count"),
+            seconds=time.perf_counter() - started,
+        )
 
 
 async def push(settings: Settings, name: str, model_dir: Path, report: Report) -> str:

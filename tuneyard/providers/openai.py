@@ -1,4 +1,4 @@
-"""OpenAI fine-tuning through the official SDK (`openai.AsyncOpenAI`), one client per call:
+"""OpenAI fine-tuning and inference through the official SDK (`openai.AsyncOpenAI`), one client per call:
 
 - upload: `files.create(file=Path, purpose="fine-tune")` for the training and validation files;
 - find: `fine_tuning.jobs.list(metadata={"tuneyard_job": marker}, limit=...)`, first page only;
@@ -6,7 +6,9 @@
   metadata, suffix, seed)`;
 - poll: `fine_tuning.jobs.retrieve`, then `fine_tuning.jobs.list_events` (newest first) down to the cursor, and
   `fine_tuning.jobs.checkpoints.list` when a job succeeds without having reported metrics;
-- cancel: `fine_tuning.jobs.cancel`.
+- cancel: `fine_tuning.jobs.cancel`;
+- complete: `chat.completions.create(model, messages=[system, user], max_completion_tokens, temperature=0)`
+  (`max_tokens` is deprecated, and refused by reasoning models).
 
 The SDK retries rate limits, 5xx and lost connections itself (MAX_RETRIES); what still fails becomes a ProviderError.
 """
@@ -14,6 +16,7 @@ The SDK retries rate limits, 5xx and lost connections itself (MAX_RETRIES); what
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -27,6 +30,7 @@ from tuneyard.core.config import Settings
 from tuneyard.providers import catalog
 from tuneyard.providers.base import FineTuner, ProviderError, redact
 from tuneyard.providers.models import (
+    Completion,
     FineTuneRequest,
     PollResult,
     ProviderEvent,
@@ -151,6 +155,23 @@ class OpenAIFineTuner(FineTuner):
                 job = await client.fine_tuning.jobs.retrieve(job_id)
                 if not STATES.get(job.status, ProviderState.RUNNING).final:
                     raise
+
+    async def complete(self, settings: Settings, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        started = time.perf_counter()
+        async with _client(settings) as client:
+            response = await client.chat.completions.create(
+                model=model,
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                max_completion_tokens=max_tokens,
+                temperature=0,
+            )
+        message, usage = response.choices[0].message, response.usage
+        return Completion(
+            text=message.content or message.refusal or "",  # a refusal comes apart from the content
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,  # reasoning tokens included, as billed
+            seconds=time.perf_counter() - started,
+        )
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""Gemini supervised tuning on Vertex AI through Google's SDKs, one client per call:
+"""Gemini supervised tuning, and inference, on Vertex AI through Google's SDKs, one client per call:
 
 - upload: google-cloud-storage's `Blob.upload_from_filename` to gs://<bucket>/tuneyard/<marker>/train.jsonl (and
   validation.jsonl), in a thread (the storage client is synchronous);
@@ -6,7 +6,12 @@
 - start: `tunings.tune(base_model, TuningDataset(gcs_uri), CreateTuningJobConfig(...))`;
 - poll: `tunings.get`: the job's state, its dataset statistics and, at the end, the tuned model or the error. Vertex
   keeps loss curves in its experiment (TensorBoard), not in the job, so a poll reports no metrics;
-- cancel: `tunings.cancel`.
+- cancel: `tunings.cancel`;
+- complete: `models.generate_content(model, contents=user, GenerateContentConfig(system_instruction,
+  max_output_tokens, temperature=0))`. A base model is a name ("gemini-2.5-flash", sent to
+  .../publishers/google/models/<name>:generateContent); a tuned model is its endpoint
+  ("projects/.../endpoints/<id>", sent to .../endpoints/<id>:generateContent). Inference reads no files, so it needs
+  no bucket.
 
 Credentials are always the configured ones, an access token or a service account key file, handed to both clients:
 without them each SDK would look up Google's application default credentials (a developer's gcloud login, the GCE
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,7 +37,7 @@ from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import Credentials
 from google.cloud import storage
 from google.genai import Client, errors, types
-from google.genai.tunings import AsyncTunings
+from google.genai.client import AsyncClient
 from google.oauth2 import credentials as oauth2
 from google.oauth2 import service_account
 
@@ -39,6 +45,7 @@ from tuneyard.core.config import Settings
 from tuneyard.providers import catalog
 from tuneyard.providers.base import FineTuner, ProviderError, redact
 from tuneyard.providers.models import (
+    Completion,
     FineTuneRequest,
     PollResult,
     ProviderEvent,
@@ -54,6 +61,8 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 LABEL = "tuneyard_job"  # the job label find() filters on
 API_VERSION = "v1"  # the SDK would pick v1beta1; the GA API's tuning jobs do not change under Tuneyard
 TIMEOUT_MS = 60_000  # per request; the SDK has none by default, and a hung call would hold a worker for good
+# An answer takes longer: Gemini 2.5 Pro may think for minutes. Ten, as the OpenAI and Anthropic SDKs wait.
+ANSWER_TIMEOUT_MS = 600_000
 # Short in-call retries of rate limits, 5xx and lost connections; a longer outage is the fine-tune's to wait out (the
 # ProviderError is retryable), without holding a worker meanwhile.
 RETRY = types.HttpRetryOptions(attempts=3, initial_delay=0.5, max_delay=4.0)
@@ -133,8 +142,8 @@ class VertexFineTuner(FineTuner):
         """The filter does the work; the label is checked again so that one Vertex ignored finds nothing wrong."""
         label = _label(marker)
         config = types.ListTuningJobsConfig(filter=f'labels.{LABEL}="{label}"')
-        async with _tunings(settings) as tunings:
-            async for job in await tunings.list(config=config):
+        async with _client(settings) as client:
+            async for job in await client.tunings.list(config=config):
                 if (job.labels or {}).get(LABEL) == label:
                     return job.name
         return None
@@ -152,8 +161,8 @@ class VertexFineTuner(FineTuner):
             labels={LABEL: _label(marker)},
             http_options=NO_RETRY,
         )
-        async with _tunings(settings) as tunings:
-            job = await tunings.tune(
+        async with _client(settings) as client:
+            job = await client.tunings.tune(
                 base_model=request.base_model, training_dataset=types.TuningDataset(gcs_uri=files.train), config=config
             )
         if not job.name:
@@ -163,8 +172,8 @@ class VertexFineTuner(FineTuner):
     async def poll(self, settings: Settings, job_id: str, cursor: dict[str, Any]) -> PollResult:
         """The cursor holds the Vertex state last reported ("state"): a change is an event. Vertex keeps no history of
         states, so one passed between two polls is not seen."""
-        async with _tunings(settings) as tunings:
-            job = await tunings.get(name=job_id)
+        async with _client(settings) as client:
+            job = await client.tunings.get(name=job_id)
         status = _status(job)
         state = _state(status)
         stats = job.tuning_data_stats.supervised_tuning_data_stats if job.tuning_data_stats else None
@@ -190,28 +199,49 @@ class VertexFineTuner(FineTuner):
         )
 
     async def cancel(self, settings: Settings, job_id: str) -> None:
-        async with _tunings(settings) as tunings:
+        async with _client(settings) as client:
             try:
-                await tunings.cancel(name=job_id)
+                await client.tunings.cancel(name=job_id)
             except errors.ClientError as exc:
                 # Vertex refuses (400 FAILED_PRECONDITION) to cancel a job that has ended: that is not an error here.
-                if exc.code != 400 or not _state(_status(await tunings.get(name=job_id))).final:
+                if exc.code != 400 or not _state(_status(await client.tunings.get(name=job_id))).final:
                     raise
 
+    async def complete(self, settings: Settings, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        config = types.GenerateContentConfig(
+            system_instruction=system, max_output_tokens=max_tokens, temperature=0,
+            http_options=types.HttpOptions(timeout=ANSWER_TIMEOUT_MS),
+        )  # fmt: skip
+        started = time.perf_counter()
+        async with _client(settings, bucket=False) as client:
+            response = await client.models.generate_content(model=model, contents=user, config=config)
+        usage = response.usage_metadata
+        output = None
+        if usage and usage.candidates_token_count is not None:
+            # Gemini 2.5 thinks before answering unless told not to: its thoughts are billed as output too.
+            output = usage.candidates_token_count + (usage.thoughts_token_count or 0)
+        return Completion(
+            text=response.text or "",  # None: no candidate (a blocked prompt) or no text in it
+            input_tokens=usage.prompt_token_count if usage else None,
+            output_tokens=output,
+            seconds=time.perf_counter() - started,
+        )
 
-def _missing(settings: Settings) -> list[str]:
+
+def _missing(settings: Settings, bucket: bool = True) -> list[str]:
+    """What is not configured; `bucket`: whether the call needs one (inference does not)."""
     missing = []
     if not settings.vertex_project:
         missing.append("set TUNEYARD_VERTEX_PROJECT")
-    if not settings.vertex_bucket:
+    if bucket and not settings.vertex_bucket:
         missing.append("set TUNEYARD_VERTEX_BUCKET")
     if not _token(settings) and settings.vertex_credentials_file is None:
         missing.append("set TUNEYARD_VERTEX_ACCESS_TOKEN or TUNEYARD_VERTEX_CREDENTIALS_FILE")
     return missing
 
 
-def _require(settings: Settings) -> None:
-    missing = _missing(settings)
+def _require(settings: Settings, bucket: bool = True) -> None:
+    missing = _missing(settings, bucket)
     if missing:
         raise ProviderError(f"Vertex AI is not configured: {'; '.join(missing)}")
 
@@ -250,9 +280,10 @@ def _credentials(settings: Settings) -> Credentials:
 
 
 @asynccontextmanager
-async def _tunings(settings: Settings) -> AsyncIterator[AsyncTunings]:
-    """The tunings API of a client for one call; the SDK's errors raised inside become ProviderErrors."""
-    _require(settings)
+async def _client(settings: Settings, bucket: bool = True) -> AsyncIterator[AsyncClient]:
+    """A client for one call (`bucket`: whether the call needs one); the SDK's errors raised inside become
+    ProviderErrors."""
+    _require(settings, bucket)
     http_options = types.HttpOptions(
         base_url=settings.vertex_base_url, api_version=API_VERSION, timeout=TIMEOUT_MS, retry_options=RETRY
     )
@@ -265,7 +296,7 @@ async def _tunings(settings: Settings) -> AsyncIterator[AsyncTunings]:
     )
     with _translated(settings, "Vertex AI"):
         async with client.aio as aio:
-            yield aio.tunings
+            yield aio
 
 
 def _upload(settings: Settings, uploads: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Registered models."""
+"""The registry: models, the active model of each purpose and its history, benchmark results."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from tuneyard.core.errors import ValidationError
 from tuneyard.providers.models import Provider
 
 
@@ -46,3 +47,57 @@ class Model:
     status: ModelStatus
     shutdown_at: date | None
     created_at: datetime
+    retired_at: datetime | None
+
+
+MAX_PURPOSE = 100
+MAX_REASON = 1_000
+DEFAULT_PURPOSE = "orchestrator"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveModelChange:
+    id: int
+    purpose: str
+    model_id: int
+    previous_model_id: int | None
+    reason: str | None
+    changed_by: str
+    rollback_of: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkResult:
+    id: int
+    model_id: int
+    dataset_id: int
+    job_id: int
+    example_count: int
+    failures: int
+    json_valid_rate: float
+    plan_exact_match: float
+    step_f1: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    created_at: datetime
+
+
+def check_purpose(purpose: str) -> str:
+    cleaned = purpose.strip()
+    if not 1 <= len(cleaned) <= MAX_PURPOSE:
+        raise ValidationError(f"purpose: must be 1 to {MAX_PURPOSE} characters and not blank")
+    return cleaned
+
+
+def check_reason(reason: str | None) -> str | None:
+    if reason is not None and len(reason) > MAX_REASON:
+        raise ValidationError(f"reason: at most {MAX_REASON} characters")
+    return reason
+
+
+def shut_down(model: Model, today: date) -> bool:
+    return model.shutdown_at is not None and model.shutdown_at <= today

@@ -37,7 +37,12 @@ from tuneyard.jobs.service import send
 log = logging.getLogger(__name__)
 
 # Each domain's tasks module binds its job types when imported; a new job kind adds its module here.
-TASK_MODULES = ("tuneyard.datasets.exports.tasks", "tuneyard.finetunes.tasks", "tuneyard.maintenance.tasks")
+TASK_MODULES = (
+    "tuneyard.datasets.exports.tasks",
+    "tuneyard.finetunes.tasks",
+    "tuneyard.maintenance.tasks",
+    "tuneyard.registry.tasks",
+)
 INTERRUPT_WAIT = 5.0  # seconds for runs interrupted after the grace period to hand their jobs back
 
 

@@ -1,14 +1,18 @@
-"""Ollama's REST API for the calls tuneyard.providers.ollama makes: the model list, blobs, and create from uploaded
-safetensors files. Shapes follow Ollama's API documentation (docs/api.md) and its server: a blob's body must hash to
-the digest in its path; create answers 400 before streaming for a request it cannot start (a bad name, a blob never
-uploaded), and otherwise streams NDJSON progress, where a failure is a line `{"error": ...}` (with "status": the HTTP
-code, as newer servers add it) after HTTP 200.
+"""Ollama's REST API for the calls tuneyard.providers.ollama makes: the model list, blobs, create from uploaded
+safetensors files, and chat. Shapes follow Ollama's API documentation (docs/api.md) and its server: a blob's body must
+hash to the digest in its path; create answers 400 before streaming for a request it cannot start (a bad name, a blob
+never uploaded), and otherwise streams NDJSON progress, where a failure is a line `{"error": ...}` (with "status": the
+HTTP code, as newer servers add it) after HTTP 200.
 
 What create accepts is Ollama's safetensors import, written here independently of Tuneyard: a config.json whose
 architecture is llama, and at least one *.safetensors file (the weights themselves are not read).
 
-Tests steer it with `fail_create_with` and `fail_blob_next`, and read what it received in `blobs` (digest -> size),
-`created` (create request bodies), `requests` ((method, path)) and `models` (name -> files, base models included).
+A chat answers `answers[user message]` (else `default_answer`), cut to its options.num_predict, a token being a word
+here, as its counts are; it takes only `"stream": false` (Ollama streams by default), and only models it has.
+
+Tests steer it with `fail_create_with`, `fail_blob_next`, `fail_next` and `answers`, and read what it received in
+`blobs` (digest -> size), `created` (create request bodies), `chats` (chat request bodies), `requests` ((method,
+path)) and `models` (name -> files, base models included).
 State is changed only on the server's thread; tests read it between their own awaited calls.
 """
 
@@ -49,9 +53,13 @@ class OllamaStandIn(StandIn):
         # Scenario
         self.fail_create_with: str | None = None  # create streams this error after it starts converting
         self.fail_blob_next = 0  # answer this many next blob uploads with 500
+        self.fail_next = 0  # answer this many next requests with 500
+        self.answers: dict[str, str] = {}  # a chat's answer, by its user message
+        self.default_answer = "I cannot say."
         # Records
         self.blobs: dict[str, int] = {}  # digest ("sha256:<hex>") -> size
         self.created: list[dict[str, Any]] = []
+        self.chats: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self.models: dict[str, dict[str, str]] = {tagged(name): {} for name in models or []}
         self._contents: dict[str, bytes] = {}
@@ -61,12 +69,16 @@ class OllamaStandIn(StandIn):
             Route("/api/blobs/{digest}", self._logged(self.head_blob), methods=["HEAD"]),
             Route("/api/blobs/{digest}", self._logged(self.create_blob), methods=["POST"]),
             Route("/api/create", self._logged(self.create), methods=["POST"]),
+            Route("/api/chat", self._logged(self.chat), methods=["POST"]),
         ]
         super().__init__(Starlette(routes=routes))
 
     def _logged(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             self.requests.append((request.method, request.url.path))
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return error(500, "llama runner process has terminated: exit status 2")
             return await handler(request)
 
         return endpoint
@@ -136,6 +148,31 @@ class OllamaStandIn(StandIn):
         yield line({"status": "writing manifest"})
         self.models[name], self._modified[name] = files, datetime.now(UTC).isoformat()
         yield line({"status": "success"})
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.chats.append(body)
+        name, messages = tagged(body.get("model") or ""), body.get("messages")
+        if name not in self.models:
+            return error(404, f'model "{body.get("model")}" not found, try pulling it first')
+        if body.get("stream", True) is not False:
+            return error(400, "this stand-in answers only with stream: false")
+        if not isinstance(messages, list) or any(
+            not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") for m in messages
+        ):
+            return error(400, "invalid message format")
+        user = next((m.get("content", "") for m in reversed(messages) if m["role"] == "user"), "")
+        answer = self.answers.get(user, self.default_answer).split()
+        limit = (body.get("options") or {}).get("num_predict", -1)  # -1: no limit
+        said = answer[:limit] if limit >= 0 else answer
+        return JSONResponse({
+            "model": name, "created_at": datetime.now(UTC).isoformat(), "done": True,
+            "message": {"role": "assistant", "content": " ".join(said)},
+            "done_reason": "length" if len(said) < len(answer) else "stop",
+            "total_duration": 2_000_000, "load_duration": 0, "prompt_eval_duration": 1_000_000,
+            "prompt_eval_count": sum(len(m.get("content", "").split()) for m in messages),
+            "eval_count": len(said), "eval_duration": 1_000_000,
+        })  # fmt: skip
 
     def _config_problem(self, files: dict[str, str]) -> str | None:
         if "config.json" not in files:

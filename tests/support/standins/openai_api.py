@@ -1,11 +1,13 @@
-"""OpenAI's HTTP API for the calls tuneyard.providers.openai makes: files, and fine-tuning jobs with their events and
-checkpoints. Shapes follow OpenAI's API reference; training files are checked with OpenAI's published rules for chat
-fine-tuning data, written here independently of Tuneyard's exporter so that the two check each other.
+"""OpenAI's HTTP API for the calls tuneyard.providers.openai makes: files, fine-tuning jobs with their events and
+checkpoints, and chat completions. Shapes follow OpenAI's API reference; training files are checked with OpenAI's
+published rules for chat fine-tuning data, written here independently of Tuneyard's exporter so that the two check
+each other.
 
 A job moves one stage each time it is retrieved: validating_files -> queued -> running (one "metrics" event per
-retrieve, `steps` of them) -> succeeded. Tests steer it with `fail_job_with`, `rate_limit_next`, `steps`,
-`emit_metrics` and `filter_by_metadata`, and read what it received in `jobs`, `files`, `file_problems`,
-`created_jobs` and `requests`.
+retrieve, `steps` of them) -> succeeded. A chat completion answers `answers[user message]` (else `default_answer`),
+cut to its max_completion_tokens, a token being a word here, as its usage counts them. Tests steer it with
+`fail_job_with`, `rate_limit_next`, `fail_next`, `steps`, `emit_metrics`, `filter_by_metadata` and `answers`, and read
+what it received in `jobs`, `files`, `file_problems`, `created_jobs`, `completions` and `requests`.
 
 State is changed only on the server's thread, one request at a time (one event loop); tests read it between their
 own awaited calls.
@@ -79,7 +81,7 @@ def _line_problems(line: str) -> list[str]:
 
 def error(status: int, message: str, code: str | None = None, param: str | None = None, **headers: str) -> Response:
     """OpenAI's error shape."""
-    kind = "requests" if status == 429 else "invalid_request_error"
+    kind = "requests" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status, headers=headers)
 
@@ -103,12 +105,16 @@ class OpenAIStandIn(StandIn):
         self.steps = 3
         self.emit_metrics = True  # False: a job reports its metrics only in its checkpoint
         self.filter_by_metadata = True  # False: the job listing ignores metadata[...] filters
+        self.fail_next = 0  # answer this many next requests with 500
+        self.answers: dict[str, str] = {}  # a chat completion's answer, by its user message
+        self.default_answer = "I cannot say."
         # Records
         self.jobs: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
         self.file_purposes: dict[str, str] = {}
         self.file_problems: list[str] = []
         self.created_jobs = 0
+        self.completions: list[dict[str, Any]] = []  # chat completion request bodies
         self.requests: list[tuple[str, str]] = []
         self._events: dict[str, list[dict[str, Any]]] = {}  # oldest first
         self._checkpoints: dict[str, list[dict[str, Any]]] = {}
@@ -124,6 +130,7 @@ class OpenAIStandIn(StandIn):
             Route(jobs + "/{id}/events", self._guarded(self.list_events), methods=["GET"]),
             Route(jobs + "/{id}/checkpoints", self._guarded(self.list_checkpoints), methods=["GET"]),
             Route(jobs + "/{id}/cancel", self._guarded(self.cancel_job), methods=["POST"]),
+            Route("/v1/chat/completions", self._guarded(self.create_completion), methods=["POST"]),
         ]
         super().__init__(Starlette(routes=routes))
 
@@ -146,6 +153,9 @@ class OpenAIStandIn(StandIn):
                 # The SDK honours retry-after-ms before retry-after, and waits its own backoff when a delay is 0.
                 return error(429, "Rate limit reached for requests", "rate_limit_exceeded",
                              **{"retry-after": "0", "retry-after-ms": "10"})  # fmt: skip
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return error(500, "The server had an error while processing your request.", **{"retry-after-ms": "10"})
             given = request.headers.get("authorization", "").removeprefix("Bearer ")
             if given != self.api_key:
                 # OpenAI masks most of a wrong key; quoting all of it checks that the provider redacts it.
@@ -248,6 +258,32 @@ class OpenAIStandIn(StandIn):
             return error(400, f"Job {job['id']} has already {job['status']}.", param="fine_tuning_job_id")
         self._finish(job, "cancelled", "Fine-tuning job cancelled")
         return JSONResponse(job)
+
+    async def create_completion(self, request: Request) -> Response:
+        body = await request.json()
+        self.completions.append(body)
+        messages, limit = body.get("messages"), body.get("max_completion_tokens", body.get("max_tokens"))
+        if not isinstance(body.get("model"), str) or not isinstance(messages, list) or not messages:
+            return error(400, "model and messages are required", param="messages")
+        if any(not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str)
+               for m in messages):  # fmt: skip
+            return error(400, f"invalid messages: {messages}", param="messages")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            return error(400, f"invalid max_completion_tokens: {limit}", param="max_completion_tokens")
+        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        answer = self.answers.get(user, self.default_answer).split()
+        said = answer[:limit] if limit is not None else answer
+        prompt = sum(len(m["content"].split()) for m in messages)
+        return JSONResponse({
+            "id": self._id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"], "system_fingerprint": "fp_standin", "service_tier": "default",
+            "choices": [{
+                "index": 0, "message": {"role": "assistant", "content": " ".join(said), "refusal": None,
+                                        "annotations": []},
+                "logprobs": None, "finish_reason": "length" if len(said) < len(answer) else "stop",
+            }],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": len(said), "total_tokens": prompt + len(said)},
+        })  # fmt: skip
 
     def _not_found(self, request: Request) -> Response:
         job_id = request.path_params["id"]

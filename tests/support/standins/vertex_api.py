@@ -1,8 +1,10 @@
-"""Vertex AI's tuningJobs API and Cloud Storage's JSON API, for the calls tuneyard.providers.vertex makes through
-google-genai and google-cloud-storage, on one server:
+"""Vertex AI's tuningJobs and generateContent APIs and Cloud Storage's JSON API, for the calls
+tuneyard.providers.vertex makes through google-genai and google-cloud-storage, on one server:
 
 - Vertex AI under `vertex_url` (the genai client's base_url): `POST /v1/projects/{p}/locations/{l}/tuningJobs`,
   `GET` of the collection (a `labels.KEY="VALUE"` filter) and of one job, `POST .../tuningJobs/{id}:cancel`;
+  `POST .../publishers/google/models/{model}:generateContent` (a base model) and `POST .../endpoints/{id}:
+  generateContent` (a tuned model, once its job has succeeded);
 - Cloud Storage at the root (the storage client's api_endpoint): `POST /upload/storage/v1/b/{bucket}/o` with
   `uploadType=multipart` (files up to 8 MiB) or `resumable` (larger: a session, then `PUT` of its chunks);
 - `POST /token`: Google's OAuth token endpoint for service account keys (a signed JWT for an access token).
@@ -10,9 +12,11 @@ google-genai and google-cloud-storage, on one server:
 Every call needs `Authorization: Bearer` with a token of `tokens`. Training files are checked with Vertex's published
 rules for Gemini supervised tuning data, written here independently of Tuneyard's exporter so that the two check each
 other; a job whose file breaks them fails. A job moves one stage each time it is read: through `stages` (queued,
-pending, running twice, succeeded). Tests steer it with `fail_job_with`, `fail_upload_next`, `rate_limit_next` and
-`stages`, and read what it received in `jobs`, `objects`, `file_problems`, `created_jobs`, `list_filters` and
-`requests`.
+pending, running twice, succeeded). generateContent answers `answers[user text]` (else `default_answer`), cut to
+its maxOutputTokens, a token being a word here, as its usage counts them (`thoughts_tokens` more are reported as
+thinking). Tests steer it with `fail_job_with`, `fail_upload_next`, `rate_limit_next`, `fail_next`, `stages`, `answers`
+and `thoughts_tokens`, and read what it received in `jobs`, `objects`, `file_problems`, `created_jobs`,
+`list_filters`, `generated` ((model, request body)) and `requests`.
 
 State is changed only on the server's thread, one request at a time (one event loop); tests read it between their
 own awaited calls.
@@ -117,6 +121,25 @@ def _parts_problems(parts: Any, at: str) -> list[str]:
     return problems
 
 
+def _generate_problem(body: dict[str, Any]) -> str | None:
+    """Why Vertex would refuse a generateContent request of one text turn, if it would."""
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return "contents: must be a non-empty list"
+    turns = [*contents, body["systemInstruction"]] if "systemInstruction" in body else contents
+    for turn in turns:
+        problems = _parts_problems(turn.get("parts") if isinstance(turn, dict) else None, "parts")
+        if problems:
+            return problems[0]
+    if contents[-1].get("role") != "user":
+        return "contents: the last turn must be the user's"
+    config = body.get("generationConfig", {})
+    temperature, limit = config.get("temperature", 1.0), config.get("maxOutputTokens", 1)
+    if not 0 <= temperature <= 2 or not isinstance(limit, int) or limit < 1:
+        return f"generationConfig: temperature from 0 to 2 and maxOutputTokens from 1, got {config}"
+    return None
+
+
 def words(content: bytes) -> int:
     """The stand-in's billable tokens of a valid file: the words of its texts (Vertex counts Gemini tokens)."""
     records = [json.loads(line) for line in content.decode().splitlines()]
@@ -192,6 +215,10 @@ class VertexStandIn(StandIn):
         self.fail_job_with: str | None = None  # a job created while set fails with it where it would succeed
         self.fail_upload_next = 0  # answer this many next upload requests with 503
         self.rate_limit_next = 0  # answer this many next Vertex calls with 429
+        self.fail_next = 0  # answer this many next Vertex calls with 503
+        self.answers: dict[str, str] = {}  # generateContent's answer, by the user's text
+        self.default_answer = "I cannot say."
+        self.thoughts_tokens = 0  # thinking tokens each answer reports (Gemini 2.5 thinks by default)
         # Records
         self.jobs: dict[str, StandInJob] = {}  # by name (projects/.../tuningJobs/N)
         self.objects: dict[str, bytes] = {}  # by object name, in `bucket`
@@ -199,16 +226,24 @@ class VertexStandIn(StandIn):
         self.file_problems: list[str] = []
         self.created_jobs: list[dict[str, Any]] = []  # the bodies of create calls
         self.list_filters: list[str | None] = []  # the filter of each list call
+        self.generated: list[tuple[str, dict[str, Any]]] = []  # (model or endpoint name, body) of generateContent
         self.requests: list[tuple[str, str]] = []
         self._uploads: dict[str, Upload] = {}
         self._generations: dict[str, int] = {}
-        jobs = "/vertex/v1/projects/{project}/locations/{location}/tuningJobs"
+        parent = "/vertex/v1/projects/{project}/locations/{location}"
+        jobs = parent + "/tuningJobs"
         uploads = "/upload/storage/v1/b/{bucket}/o"
         routes = [
             Route(jobs, self._vertex(self.create_job), methods=["POST"]),
             Route(jobs, self._vertex(self.list_jobs), methods=["GET"]),
             Route(jobs + "/{id}:cancel", self._vertex(self.cancel_job), methods=["POST"]),
             Route(jobs + "/{id}", self._vertex(self.get_job), methods=["GET"]),
+            Route(
+                parent + "/publishers/google/models/{model}:generateContent",
+                self._vertex(self.generate),
+                methods=["POST"],
+            ),
+            Route(parent + "/endpoints/{endpoint}:generateContent", self._vertex(self.generate), methods=["POST"]),
             Route(uploads, self._storage(self.upload, uploading=True), methods=["POST"]),
             Route(uploads, self._storage(self.upload_chunk, uploading=True), methods=["PUT"]),
             Route("/token", self.token, methods=["POST"]),
@@ -243,6 +278,9 @@ class VertexStandIn(StandIn):
             if self.rate_limit_next > 0:
                 self.rate_limit_next -= 1
                 return error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/tuning_jobs.")
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return error(503, "UNAVAILABLE", "The service is currently unavailable.")
             wrong = self._authorized(request)
             if wrong is not None:
                 # Vertex does not echo the token; quoting it checks that the provider redacts it.
@@ -354,6 +392,41 @@ class VertexStandIn(StandIn):
             return error(400, "FAILED_PRECONDITION", f"Cannot cancel tuning job {job.resource['name']} in {state}.")
         job.resource.update(state="JOB_STATE_CANCELLING", updateTime=now())
         return JSONResponse({})
+
+    async def generate(self, request: Request) -> Response:
+        """generateContent of a base model (path parameter `model`) or a tuned model's endpoint (`endpoint`)."""
+        path = request.path_params
+        parent = f"projects/{path['project']}/locations/{path['location']}"
+        if "model" in path:
+            name, known = f"publishers/google/models/{path['model']}", path["model"] in BASE_MODELS
+        else:
+            name = f"{parent}/endpoints/{path['endpoint']}"
+            known = any(job.resource.get("tunedModel", {}).get("endpoint") == name for job in self.jobs.values())
+        body = await request.json()
+        self.generated.append((name, body))
+        if not known:
+            return error(404, "NOT_FOUND", f"{name} was not found or your project does not have access to it.")
+        refused = _generate_problem(body)
+        if refused:
+            return error(400, "INVALID_ARGUMENT", refused)
+        turns = [body.get("systemInstruction"), *body["contents"]]
+        prompt = sum(len(part["text"].split()) for turn in turns if turn for part in turn["parts"])
+        user = body["contents"][-1]["parts"][0]["text"]
+        answer = self.answers.get(user, self.default_answer).split()
+        limit = body.get("generationConfig", {}).get("maxOutputTokens")
+        said = answer[:limit] if limit is not None else answer
+        usage = {
+            "promptTokenCount": prompt, "candidatesTokenCount": len(said), "thoughtsTokenCount": self.thoughts_tokens,
+            "totalTokenCount": prompt + len(said) + self.thoughts_tokens, "trafficType": "ON_DEMAND",
+        }  # fmt: skip
+        return JSONResponse({
+            "candidates": [{
+                "content": {"role": "model", "parts": [{"text": " ".join(said)}]},
+                "finishReason": "MAX_TOKENS" if len(said) < len(answer) else "STOP",
+            }],
+            "usageMetadata": usage, "modelVersion": path.get("model", "gemini-2.5-flash"), "createTime": now(),
+            "responseId": uuid.uuid4().hex,
+        })  # fmt: skip
 
     def _name(self, request: Request) -> str:
         path = request.path_params

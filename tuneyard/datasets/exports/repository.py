@@ -99,3 +99,12 @@ async def save_token_counts(conn: Executor, dataset_id: int, counts: TokenCounts
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dataset_id) DO NOTHING""",
         dataset_id, counts.tokenizer, counts.train, counts.validation, counts.largest,
     )  # fmt: skip
+
+
+async def split_texts(conn: Executor, dataset_id: int, split: Split, limit: int) -> list[asyncpg.Record]:
+    """The first `limit` members of a split (by example id) with what their training text is made of."""
+    return await conn.fetch(
+        "SELECT example_id, split, user_request, intent, platform, business_state::text, execution_plan::text "
+        "FROM dataset_examples WHERE dataset_id = $1 AND split = $2 ORDER BY example_id LIMIT $3",
+        dataset_id, split.value, limit,
+    )  # fmt: skip

@@ -23,7 +23,7 @@ from tuneyard.core.ids import parse_id
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
-from tuneyard.datasets.exports.formats.base import Exporter, user_text
+from tuneyard.datasets.exports.formats.base import SYSTEM_PROMPT, Exporter, TrainingText, user_text
 from tuneyard.datasets.exports.formats.tokens import TOKENIZER
 from tuneyard.datasets.exports.models import (
     EXPORT_JOB,
@@ -305,3 +305,10 @@ async def token_counts(pool: asyncpg.Pool, dataset: Dataset) -> TokenCounts:
     )
     await repo.save_token_counts(pool, dataset.id, counted)
     return counted
+
+
+async def split_texts(pool: asyncpg.Pool, dataset: Dataset, split: Split, limit: int) -> list[TrainingText]:
+    """The training texts (system, user, assistant = the recorded plan as JSON) of a split's first members: what
+    a benchmark asks a model, and the answer it is scored against."""
+    rows = await repo.split_texts(pool, dataset.id, split, limit)
+    return [TrainingText(SYSTEM_PROMPT, user_text(r[2], r[3], r[4], r[5]), r[6] or "") for r in rows]

@@ -1,14 +1,17 @@
 """LOCAL: LoRA fine-tuning on Tuneyard's own workers (the [local] extra: torch, transformers, peft, gguf).
 
 The training texts are read from the version's OPENAI_CHAT export (system, user, assistant: the same texts every
-format is built from); training itself is in training.py, which imports torch and is loaded only to train.
+format is built from); training itself is in training.py, which imports torch and is loaded only to train. Answers
+(benchmarks) come from inference.py, loaded only to answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,7 @@ from tuneyard.core.errors import ValidationError
 from tuneyard.providers import catalog
 from tuneyard.providers.base import ProviderError, ProviderModule
 from tuneyard.providers.local.data import Chat, Plan, plan_steps
-from tuneyard.providers.models import BaseModelFacts, FineTuneRequest
+from tuneyard.providers.models import BaseModelFacts, Completion, FineTuneRequest
 
 __all__ = ["DEFAULTS", "LocalProvider", "plan_steps"]
 
@@ -31,6 +34,8 @@ LEARNING_RATE = 1e-3
 MAX_RANK = 256
 MAX_LENGTH = 8_192
 INSTALL = "install the [local] extra: pip install 'tuneyard[local]' (torch==2.13.0, transformers, peft, gguf)"
+# A LOCAL fine-tune's providerModelId: its folder under TUNEYARD_HOME (tuneyard.finetunes.local), holding merged/.
+FINE_TUNED = re.compile(r"models/[A-Za-z0-9_-]+")
 
 
 def bundled_smollm2() -> Path | None:
@@ -128,6 +133,22 @@ class LocalProvider(ProviderModule):
         from tuneyard.providers.local.training import Training, device_for
 
         return Training(plan, device_for(device))
+
+    async def complete(self, settings: Settings, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        """`model`: a base model's name, or a fine-tuned model's providerModelId ("models/<job id>")."""
+        missing = self.missing_settings(settings)
+        if missing:
+            raise ProviderError(f"LOCAL cannot answer: {missing[0]}")
+        path = self.base_path(settings, model)
+        if path is None and FINE_TUNED.fullmatch(model):
+            path = settings.home / model / "merged"
+        if path is None or not path.exists():
+            raise ProviderError(f"no LOCAL model {model!r} on this machine")
+        from tuneyard.providers.local.inference import answer
+
+        started = time.perf_counter()
+        found = await asyncio.to_thread(answer, path, settings.local_device, system, user, max_tokens)
+        return Completion(found.text, found.prompt_tokens, found.generated_tokens, time.perf_counter() - started)
 
 
 def _chats(path: Path) -> list[Chat]:

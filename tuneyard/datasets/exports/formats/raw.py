@@ -1,4 +1,8 @@
-"""RAW: the whole frozen record (scores, metrics and tags included), camelCase like the API."""
+"""RAW: the whole frozen record (scores, metrics and tags included), camelCase like the API.
+
+Fields added after versions existed (modelId) are in a line only when set: a version frozen before them exports the
+same bytes as it always did.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from tuneyard.datasets.models import ExportFormat, FrozenExample
 from tuneyard.examples.models import FROZEN
 
 KEYS = frozenset(("exampleId", "split", *(f.graphql for f in FROZEN)))
+REQUIRED = KEYS - {f.graphql for f in FROZEN if f.omitted_when_null}
 
 
 def _json(text: str | None) -> orjson.Fragment | None:
@@ -27,6 +32,8 @@ class Raw(Exporter):
         record: dict[str, Any] = {"exampleId": str(example.example_id)}
         for field in FROZEN:
             value = getattr(example, field.name)
+            if value is None and field.omitted_when_null:
+                continue
             if field.json:
                 value = _json(value)
             elif isinstance(value, datetime):
@@ -37,7 +44,7 @@ class Raw(Exporter):
         return record
 
     def validate(self, record: Any) -> list[str]:
-        problems = check_keys(record, KEYS, KEYS)
+        problems = check_keys(record, REQUIRED, KEYS)
         if not isinstance(record, Mapping):
             return problems
         problems += check_text(record.get("executionId"), "executionId")
@@ -49,4 +56,6 @@ class Raw(Exporter):
             problems.append("qualityScore: must be null or between 0 and 1")
         if not isinstance(record.get("tags"), list):
             problems.append("tags: must be a list")
+        if "modelId" in record:
+            problems += check_text(record["modelId"], "modelId")
         return problems

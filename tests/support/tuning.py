@@ -1,5 +1,5 @@
-"""A Tuneyard server (with its worker) configured for OpenAI and Vertex, both pointed at stand-ins on 127.0.0.1
-that speak their HTTP APIs; a database and queue namespace of its own, so no other server's worker takes its jobs."""
+"""A Tuneyard server (with its worker) whose providers all point at stand-ins on 127.0.0.1 that speak their HTTP
+APIs; a database and queue namespace of its own, so no other server's worker takes its jobs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bench.data import examples as generate
 from tests.support import JOB_TEST_SETTINGS, RECORD, GraphQLClient, Server, service_env, tuneyard
@@ -57,10 +55,3 @@ def start_server(backing: tuple[str, str], home: Path, extra: dict[str, str]) ->
     finally:
         server.stop()
         asyncio.run(drop_database(backing[0], url))
-
-
-@pytest.fixture(scope="session")
-def tuning(
-    backing: tuple[str, str], providers_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Tuning]:
-    yield from start_server(backing, tmp_path_factory.mktemp("ft-home"), providers_env)
