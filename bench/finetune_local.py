@@ -26,7 +26,7 @@ from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
-from tuneyard.datasets.models import ExportFormat, NewDataset, Split
+from tuneyard.datasets.models import ExportFormat, NewDataset
 from tuneyard.providers import catalog
 from tuneyard.providers import service as providers
 from tuneyard.providers.local.data import Chat
@@ -75,7 +75,7 @@ async def main(count: int, steps: int, batch: int, max_length: int) -> None:
         where = {"executionId": {"in": [r["execution_id"] for r in rows]}}
         dataset = await datasets.create(pool, NewDataset("bench-lora", None, where, 0.1, 7))
         settings = Settings(home=Path(tempfile.mkdtemp(prefix="tuneyard-bench-lora-")))
-        paths = await exports.training_files(pool, settings.export_dir, dataset, ExportFormat.OPENAI_CHAT, Quiet(),
+        train, validation = await exports.training_files(pool, settings.export_dir, dataset, ExportFormat.OPENAI_CHAT, Quiet(),
                                              job_id="bench")  # fmt: skip
     finally:
         await pool.close()
@@ -83,7 +83,7 @@ async def main(count: int, steps: int, batch: int, max_length: int) -> None:
     local = providers.local()
     request = FineTuneRequest(str(dataset.id), Provider.LOCAL, catalog.SMOLLM2, epochs=100, max_steps=steps,
                               batch_size=batch, learning_rate=1e-3, extra={"maxLength": max_length})  # fmt: skip
-    plan = local.plan(settings, request, paths[Split.TRAIN], paths[Split.VALIDATION])
+    plan = local.plan(settings, request, train, validation)
     started = time.perf_counter()
     training = local.training(plan, "cpu")
     loaded = time.perf_counter() - started

@@ -22,7 +22,7 @@ from typing import Any
 from tuneyard.core.errors import TuneyardError
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
-from tuneyard.datasets.models import Dataset, ExportFormat, Split
+from tuneyard.datasets.models import Dataset, ExportFormat
 from tuneyard.finetunes.models import MAX_METRICS, FineTuneResult, Metric
 from tuneyard.finetunes.outcome import Run, Scaled, final_metrics, register
 from tuneyard.jobs.service import JobCancelled, WorkerStopping
@@ -39,11 +39,10 @@ async def run_local(run: Run) -> FineTuneResult:
     output = settings.home / "models" / str(run.id)
     try:
         dataset = await datasets.require(run.pool, run.input.dataset_id)
-        paths = await exports.training_files(
+        train, validation = await exports.training_files(
             run.pool, settings.export_dir, dataset, ExportFormat.OPENAI_CHAT, Scaled(run, 0.0, EXPORTED),
             job_id=str(run.id),
         )  # fmt: skip
-        train, validation = (paths[None], None) if None in paths else (paths[Split.TRAIN], paths[Split.VALIDATION])
         plan = await asyncio.to_thread(local.plan, settings, run.input.request(), train, validation)
         await run.progress(EXPORTED, f"loading {plan.base_name}")
         training = await asyncio.to_thread(local.training, plan, settings.local_device)

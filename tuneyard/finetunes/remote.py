@@ -10,12 +10,9 @@ cancelJob reaches the work at its next run (CANCELLING is due at once) and cance
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tuneyard.core.config import Settings
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
-from tuneyard.datasets.models import Split
 from tuneyard.finetunes.models import MAX_METRICS, FineTuneCheckpoint, FineTuneResult, Metric, UploadedNames
 from tuneyard.finetunes.outcome import Run, Scaled, final_metrics, register
 from tuneyard.jobs.service import ContinueLater, JobCancelled, JobFailed
@@ -80,10 +77,11 @@ async def _launch(
         dataset = await datasets.require(run.pool, run.input.dataset_id)
         fmt = tuner.facts.export_format
         assert fmt is not None
-        paths = await exports.training_files(
+        train, validation = await exports.training_files(
             run.pool, settings.export_dir, dataset, fmt, Scaled(run, 0.0, EXPORTED), job_id=str(run.id)
         )
-        files = _training_files(paths, dataset.train_count, dataset.validation_count)
+        files = TrainingFiles(str(train), None if validation is None else str(validation), dataset.train_count,
+                              dataset.validation_count)  # fmt: skip
         await run.progress(EXPORTED, "uploading the training files")
         uploaded = await tuner.upload(settings, files, marker)
         state = state.model_copy(update={"files": UploadedNames(train=uploaded.train, validation=uploaded.validation)})
@@ -100,13 +98,6 @@ async def _launch(
     run.result = _current(run).model_copy(update={"provider_job_id": job_id})
     await run.progress(UPLOADED, f"{run.input.provider.value} job {job_id} started")
     return state
-
-
-def _training_files(paths: dict[Split | None, Path], train: int, validation: int) -> TrainingFiles:
-    """The files by split: one file (key None) is all training data."""
-    if None in paths:
-        return TrainingFiles(str(paths[None]), None, train, 0)
-    return TrainingFiles(str(paths[Split.TRAIN]), str(paths[Split.VALIDATION]), train, validation)
 
 
 def _current(run: Run) -> FineTuneResult:

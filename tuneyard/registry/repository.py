@@ -52,11 +52,6 @@ async def get(conn: Executor, model_id: int) -> Model | None:
     return None if row is None else _model(row)
 
 
-async def of_job(conn: Executor, job_id: int) -> Model | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM models WHERE job_id = $1", job_id)
-    return None if row is None else _model(row)
-
-
 async def listed(conn: Executor, provider: Provider | None, include_retired: bool) -> list[Model]:
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM models

@@ -210,10 +210,6 @@ async def changes_using(pool: asyncpg.Pool, model_id: int) -> list[ActiveModelCh
     return await repo.changes_using(pool, model_id)
 
 
-async def models_by_id(pool: asyncpg.Pool, model_ids: list[int]) -> dict[int, Model]:
-    return {i: _facts_shutdown(m) for i, m in (await repo.many(pool, model_ids)).items()}
-
-
 async def benchmarks(pool: asyncpg.Pool, dataset_id: str | None, model_ids: list[str] | None) -> list[BenchmarkResult]:
     """The latest benchmark of each model on each version, best exact-match first within a version."""
     dataset = None if dataset_id is None else parse_id(dataset_id, "dataset")

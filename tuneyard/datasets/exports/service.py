@@ -243,13 +243,14 @@ async def run_export(run: JobRun[ExportInput, ExportResult]) -> ExportResult:
 
 async def training_files(
     pool: asyncpg.Pool, export_dir: Path, dataset: Dataset, fmt: ExportFormat, run: ExportRun, job_id: str
-) -> dict[Split | None, Path]:
-    """The version's files in the format, by split (None: the one file of a version without a validation split):
-    the newest complete set already written, else written now under `job_id` (a retry finds them recorded).
-    Exporting now fails when a line breaks the format's rules (the provider would refuse the file)."""
+) -> tuple[Path, Path | None]:
+    """The version's (training, validation) files in the format; validation None for a version without a
+    validation split (its one file is all training data). The newest complete set already written, else written
+    now under `job_id` (a retry finds them recorded). Exporting now fails when a line breaks the format's rules
+    (the provider would refuse the file)."""
     found = await _newest_files(pool, export_dir, dataset, fmt)
     if found is not None:
-        return found
+        return _by_role(found)
     result = await export_dataset(pool, export_dir, dataset.id, fmt, run, job_id)
     if not result.valid:
         first = result.problems[0]
@@ -260,7 +261,11 @@ async def training_files(
     found = await _newest_files(pool, export_dir, dataset, fmt)
     if found is None:
         raise NotFoundError(f"the {fmt.value} export of {dataset.name} v{dataset.version} has no files on disk")
-    return found
+    return _by_role(found)
+
+
+def _by_role(files: dict[Split | None, Path]) -> tuple[Path, Path | None]:
+    return (files[None], None) if None in files else (files[Split.TRAIN], files[Split.VALIDATION])
 
 
 async def _newest_files(
