@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from tuneyard.auth import resolvers as auth
 from tuneyard.core.graphql.execution import FastListExecutor
 from tuneyard.core.graphql.limits import QueryLimits
 from tuneyard.core.graphql.masking import ErrorCodes
@@ -26,7 +27,16 @@ from tuneyard.registry import resolvers as registry
 # A new domain adds its resolvers module here; field order in the SDL follows this order.
 Query = merge_types(
     "Query",
-    (examples.Query, curation.Query, datasets.Query, jobs.Query, providers.Query, finetunes.Query, registry.Query),
+    (
+        examples.Query,
+        curation.Query,
+        datasets.Query,
+        jobs.Query,
+        providers.Query,
+        finetunes.Query,
+        registry.Query,
+        auth.Query,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -37,6 +47,7 @@ Mutation = merge_types(
         jobs.Mutation,
         finetunes.Mutation,
         registry.Mutation,
+        auth.Mutation,
         maintenance.Mutation,
     ),
 )

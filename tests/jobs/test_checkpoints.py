@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.support.databases import create_database, drop_database
 from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
@@ -49,6 +50,14 @@ async def namespace(redis_url: str) -> AsyncIterator[str]:
         the_broker.flush_all()
         broker.close()
         await client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def database_url(backing: tuple[str, str]) -> AsyncIterator[str]:
+    """A database of this module's own: the session server's reaper must not move the jobs these tests reap."""
+    url = await create_database(backing[0])
+    yield url
+    await drop_database(backing[0], url)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tests.support import free_port
+from tests.support.databases import create_database, drop_database
 from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
@@ -36,6 +37,14 @@ class Steps(JobModel):
 # No worker consumes this test's namespace: messages only need to be sent.
 TEST_JOB = JobType(JobKind.MAINTENANCE, actor="test.nothing", queue="test", input=Nothing, result=Steps)
 Run = JobRun[Nothing, Steps]
+
+
+@pytest.fixture(scope="module")
+async def database_url(backing: tuple[str, str]) -> AsyncIterator[str]:
+    """A database of this module's own: the session server's reaper must not move the jobs these tests reap."""
+    url = await create_database(backing[0])
+    yield url
+    await drop_database(backing[0], url)
 
 
 @pytest.fixture

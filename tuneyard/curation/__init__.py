@@ -1,1 +1,1 @@
-"""Curation: tags with undo, archive and restore, and stats over an ExampleFilter."""
+"""Curation: tags with undo, archive and restore, purge, and stats over an ExampleFilter."""

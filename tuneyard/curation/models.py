@@ -1,4 +1,4 @@
-"""Tag operations, stats and the bounds of curation requests."""
+"""Tag operations, stats, purges and the bounds of curation requests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 MAX_HISTOGRAM_BUCKETS = 100
+MAX_PURGE = 100_000  # examples one purgeExamples call may delete: a bounded transaction, locks and undo-log scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class TagOperation:
     note: str | None
     created_at: datetime
     undone_at: datetime | None
+    purged_count: int = 0  # examples it changed that were purged since: it can no longer be undone exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +47,20 @@ class Bucket:
     lower: float
     upper: float
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """The archived examples a purge filter matches: those it deletes (or would), and those kept because a dataset
+    version holds them."""
+
+    deletable: int
+    kept_in_datasets: int
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What the last dry run of a purge filter reported, and when."""
+
+    deletable: int
+    created_at: datetime

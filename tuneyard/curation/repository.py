@@ -1,4 +1,4 @@
-"""SQL for curation: tagging with an undo log, archiving, and aggregates over a compiled filter."""
+"""SQL for curation: tagging with an undo log, archiving, purging, and aggregates over a compiled filter."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 import asyncpg
 
 from tuneyard.core.db import Condition, Connection, Executor, Pool, transact, xact_lock
-from tuneyard.curation.models import Aggregate, Summary, TagOperation
+from tuneyard.curation.models import Aggregate, DryRun, PurgeCounts, Summary, TagOperation
 from tuneyard.examples.models import TAGS_LOCK
 
-_OPERATION_COLUMNS = "id, added, removed, affected_count, note, created_at, undone_at"
+_OPERATION_COLUMNS = "id, added, removed, affected_count, note, created_at, undone_at, purged_count"
 
 
 def _operation(row: asyncpg.Record) -> TagOperation:
@@ -76,11 +76,12 @@ async def tag(
 
 async def undo(pool: Pool, operation_id: int) -> TagOperation | None:
     """Take off what the operation added and put back what it removed, on exactly the examples it
-    changed, leaving every other tag as it is now. None if it does not exist or was already undone."""
+    changed, leaving every other tag as it is now. None if it does not exist, was already undone, or some of its
+    examples were purged (their logged changes are gone with them, so it could only be undone in part)."""
     sql = f"""
     WITH operation AS (
         UPDATE tag_operations SET undone_at = clock_timestamp()
-        WHERE id = $1 AND undone_at IS NULL
+        WHERE id = $1 AND undone_at IS NULL AND purged_count = 0
         RETURNING {_OPERATION_COLUMNS}
     ), changed AS (
         SELECT c.example_id AS id, {_set_expression("coalesce(t.tags, '{}')", "c.removed", "c.added")} AS new_tags
@@ -129,6 +130,104 @@ async def set_archived(pool: Pool, where: Condition, archived: bool) -> int:
 
     status = await transact(pool, write)
     return int(status.rsplit(" ", 1)[1])
+
+
+# Purging. A purge considers archived examples only, whatever its filter says, and keeps every example that a dataset
+# version holds, deleted version or not (a deleted version keeps its rows, files and lineage).
+_HELD = "EXISTS (SELECT 1 FROM dataset_examples d WHERE d.example_id = e.id)"
+
+
+def _archived(where: Condition) -> str:
+    return f"({where.sql}) AND e.archived"
+
+
+async def count_purgeable(conn: Executor, where: Condition) -> PurgeCounts:
+    """How many archived matches a purge would delete, and how many it keeps because a version holds them."""
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS matched, count(*) FILTER (WHERE {_HELD}) AS held FROM examples e WHERE {_archived(where)}",
+        *where.params,
+    )
+    assert row is not None
+    return PurgeCounts(row["matched"] - row["held"], row["held"])
+
+
+async def hold_dataset_members(conn: Connection) -> None:
+    """Hold new dataset members back until this transaction ends (creations in progress are waited for), so that
+    what it reads of dataset_examples from its next statement on stays true until it commits."""
+    await conn.execute("LOCK TABLE dataset_examples IN SHARE MODE")
+
+
+async def lock_purgeable(conn: Connection, where: Condition) -> list[int]:
+    """Lock the examples a purge would delete, in executionId order (the order every writer of examples rows locks
+    them in); their ids. A row changed meanwhile is checked again once locked (one restored meanwhile is left out).
+
+    NO KEY UPDATE, like the other writers of examples rows: a tag writer holding TAGS_LOCK only needs KEY SHARE on
+    an example, so it is never blocked by these locks while this transaction waits for TAGS_LOCK."""
+    rows = await conn.fetch(
+        f"""
+        SELECT e.id FROM examples e WHERE {_archived(where)} AND NOT {_HELD}
+        ORDER BY e.execution_id COLLATE "C" FOR NO KEY UPDATE OF e
+        """,
+        *where.params,
+    )
+    return [r["id"] for r in rows]
+
+
+async def delete_examples(conn: Connection, where: Condition, locked: list[int]) -> int:
+    """Delete the locked examples that still match, with their tags and their rows in the tag-operation log (each
+    operation counts its purged examples); the number deleted. Dataset versions' frozen copies are not touched.
+
+    TAGS_LOCK first: no tag writer is then between reading an example's tags and writing them, and none holds
+    KEY SHARE on an example any more, so the delete waits for no one. The filter is evaluated again, with the tags
+    as they are now."""
+    await xact_lock(conn, TAGS_LOCK)
+    ids = f"${len(where.params) + 1}::bigint[]"
+    deleted: int = await conn.fetchval(
+        f"""
+        WITH target AS MATERIALIZED (
+            SELECT e.id FROM examples e WHERE e.id = ANY({ids}) AND {_archived(where)} AND NOT {_HELD}
+        ), tags AS (
+            DELETE FROM example_tags t USING target WHERE t.example_id = target.id
+        ), logged AS (
+            DELETE FROM tag_operation_changes c USING target WHERE c.example_id = target.id RETURNING c.operation_id
+        ), counted AS (
+            UPDATE tag_operations o SET purged_count = o.purged_count + purged.n
+            FROM (SELECT operation_id, count(*) AS n FROM logged GROUP BY operation_id) purged
+            WHERE o.id = purged.operation_id
+        ), gone AS (
+            DELETE FROM examples e USING target WHERE e.id = target.id RETURNING e.id
+        )
+        SELECT count(*) FROM gone
+        """,
+        *where.params,
+        locked,
+    )
+    return deleted
+
+
+async def remember_dry_run(conn: Executor, filter_key: str, deletable: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO purge_dry_runs (filter_key, deletable) VALUES ($1, $2)
+        ON CONFLICT (filter_key, deletable) DO UPDATE SET created_at = EXCLUDED.created_at
+        """,
+        filter_key,
+        deletable,
+    )
+
+
+async def dry_run_reporting(conn: Executor, filter_key: str, deletable: int) -> DryRun | None:
+    """The latest dry run of this filter that reported `deletable`, since the filter was last purged."""
+    row = await conn.fetchrow(
+        "SELECT deletable, created_at FROM purge_dry_runs WHERE filter_key = $1 AND deletable = $2",
+        filter_key,
+        deletable,
+    )
+    return None if row is None else DryRun(row["deletable"], row["created_at"])
+
+
+async def forget_dry_run(conn: Executor, filter_key: str) -> None:
+    await conn.execute("DELETE FROM purge_dry_runs WHERE filter_key = $1", filter_key)
 
 
 async def aggregates(conn: Executor, where: Condition, buckets: int) -> list[Aggregate]:

@@ -1,4 +1,4 @@
-"""Resolvers for stats, tagging and archiving."""
+"""Resolvers for stats, tagging, archiving and purging."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from strawberry.types.nodes import SelectedField
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.curation import service as service
+from tuneyard.curation.models import MAX_PURGE
 from tuneyard.curation.models import TagOperation as DomainTagOperation
-from tuneyard.curation.types import ArchiveResult, ExampleStats, TagOperation
+from tuneyard.curation.types import ArchiveResult, ExampleStats, PurgeResult, TagOperation
 from tuneyard.examples.types import ExampleFilter, as_filter
 
 
 def _operation(op: DomainTagOperation) -> TagOperation:
     return TagOperation(
         id=strawberry.ID(str(op.id)), added=op.added, removed=op.removed, affected_count=op.affected_count,
-        note=op.note, created_at=op.created_at, undone_at=op.undone_at,
+        note=op.note, created_at=op.created_at, undone_at=op.undone_at, purged_count=op.purged_count,
     )  # fmt: skip
 
 
@@ -67,6 +68,12 @@ async def restore_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
     return ArchiveResult(affected_count=await service.restore(info.context.pool, as_filter(where)))
 
 
+async def purge_examples(info: Info, where: ExampleFilter, confirm: str) -> PurgeResult:
+    info.context.require(Role.ADMIN)
+    counts = await service.purge(info.context.pool, as_filter(where), confirm)
+    return PurgeResult(deleted_count=counts.deletable, kept_in_datasets=counts.kept_in_datasets)
+
+
 @strawberry.type
 class Query:
     stats: ExampleStats = strawberry.field(resolver=stats)
@@ -91,4 +98,10 @@ class Mutation:
     restore_examples: ArchiveResult = strawberry.field(
         resolver=restore_examples,
         description="Un-archive matching examples; here `where.archived` defaults to true.",
+    )
+    purge_examples: PurgeResult = strawberry.field(
+        resolver=purge_examples,
+        description="Delete archived examples matching `where` (never one that is not archived, whatever `where` "
+        f'says) that no dataset version holds, at most {MAX_PURGE:,} per call. `confirm: ""` is a dry run that '
+        "only counts; then `confirm` must be its `deletedCount`, as a decimal string. ADMIN only.",
     )

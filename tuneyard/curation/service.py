@@ -1,15 +1,27 @@
-"""Curation: bulk tagging with undo, archive and restore, and stats, all over an ExampleFilter."""
+"""Curation: bulk tagging with undo, archive and restore, purge, and stats, all over an ExampleFilter."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from typing import NoReturn
 
-from tuneyard.core.db import Pool
+import orjson
+
+from tuneyard.core.db import Connection, Pool, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import check_page_size
 from tuneyard.curation import repository as repo
-from tuneyard.curation.models import MAX_HISTOGRAM_BUCKETS, Aggregate, Bucket, Summary, TagOperation
+from tuneyard.curation.models import (
+    MAX_HISTOGRAM_BUCKETS,
+    MAX_PURGE,
+    Aggregate,
+    Bucket,
+    PurgeCounts,
+    Summary,
+    TagOperation,
+)
 from tuneyard.examples.models import normalize_tags
 from tuneyard.examples.service import Filter, compile_filter
 
@@ -35,7 +47,15 @@ async def undo_tag_operation(pool: Pool, operation_id: str) -> TagOperation:
     existing = await repo.get_operation(pool, number)
     if existing is None:
         raise NotFoundError(f"no tag operation with id {operation_id!r}")
-    raise ConflictError(f"tag operation {operation_id} was already undone at {existing.undone_at:%Y-%m-%d %H:%M:%S}")
+    if existing.undone_at is not None:
+        raise ConflictError(
+            f"tag operation {operation_id} was already undone at {existing.undone_at:%Y-%m-%d %H:%M:%S}"
+        )
+    raise ConflictError(
+        f"tag operation {operation_id} cannot be undone: {existing.purged_count} of its {existing.affected_count} "
+        "examples were purged, and an undo restores all of them or none; nothing was changed. To take its tags off "
+        "the examples that remain, tag them with tagExamples"
+    )
 
 
 async def tag_operations(pool: Pool, first: int) -> list[TagOperation]:
@@ -50,6 +70,89 @@ async def archive(pool: Pool, where: Filter) -> int:
 async def restore(pool: Pool, where: Filter) -> int:
     """Un-archive the archived examples matching `where` (its `archived` defaults to true here)."""
     return await repo.set_archived(pool, compile_filter(where, archived_default=True), False)
+
+
+async def purge(pool: Pool, where: Filter, confirm: str) -> PurgeCounts:
+    """Delete the archived examples matching `where` that no dataset version holds; the number deleted (would delete,
+    in a dry run) and the number kept because a version holds them.
+
+    `confirm: ""` is a dry run: it counts, remembers the count for this filter, and deletes nothing. Otherwise
+    `confirm` must be the number it deletes, as a decimal string. In one transaction: new dataset members are held
+    back, the examples are counted, checked against `confirm`, locked, counted again and deleted; a count that
+    differs from `confirm` at either point rolls everything back.
+    """
+    # `archived` defaults to true, and the repository adds "and archived" whatever the filter says.
+    condition = compile_filter(where, archived_default=True)
+    key = _filter_key(where)
+    if confirm == "":
+        counts = await repo.count_purgeable(pool, condition)
+        _check_purge_size(counts.deletable)
+        await repo.remember_dry_run(pool, key, counts.deletable)
+        return counts
+    confirmed = _parse_confirm(confirm)
+
+    async def work(conn: Connection) -> PurgeCounts:
+        await repo.hold_dataset_members(conn)
+        counts = await repo.count_purgeable(conn, condition)
+        _check_purge_size(counts.deletable)
+        if counts.deletable != confirmed:
+            await _refuse(conn, key, confirmed, counts)
+        locked = await repo.lock_purgeable(conn, condition)
+        if len(locked) != confirmed:
+            _changed_while_purging(confirmed, len(locked))
+        deleted = await repo.delete_examples(conn, condition, locked)
+        if deleted != confirmed:
+            _changed_while_purging(confirmed, deleted)
+        await repo.forget_dry_run(conn, key)
+        return PurgeCounts(deleted, counts.kept_in_datasets)
+
+    return await transact(pool, work)
+
+
+def _filter_key(where: Filter) -> str:
+    """The same key for the same filter document, whatever the order of its fields."""
+    return hashlib.sha256(orjson.dumps(where, default=str, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _parse_confirm(confirm: str) -> int:
+    if not (confirm.isascii() and confirm.isdecimal()) or str(int(confirm)) != confirm:
+        raise ValidationError(
+            f'confirm: "" for a dry run, or the number of examples to delete as a decimal string (such as "42"), '
+            f"got {confirm!r}; nothing was deleted"
+        )
+    return int(confirm)
+
+
+def _check_purge_size(deletable: int) -> None:
+    if deletable > MAX_PURGE:
+        raise ValidationError(
+            f"where: this purge would delete {deletable:,} examples, more than the {MAX_PURGE:,} one call may delete; "
+            "nothing was deleted. Narrow the filter (by createdAt, for example) and purge in parts"
+        )
+
+
+async def _refuse(conn: Connection, key: str, confirmed: int, counts: PurgeCounts) -> NoReturn:
+    """Why `confirmed` does not match: the examples changed since a dry run of this filter reported it (CONFLICT),
+    or it is simply not the number (BAD_USER_INPUT)."""
+    # No dry run reports more than MAX_PURGE (it refuses to), and the column holds 32-bit numbers only.
+    dry_run = await repo.dry_run_reporting(conn, key, confirmed) if confirmed <= MAX_PURGE else None
+    if dry_run is not None:
+        raise ConflictError(
+            f"the examples to purge changed since the dry run at {dry_run.created_at:%Y-%m-%d %H:%M:%S}: it reported "
+            f"{confirmed}, {counts.deletable} match now; nothing was deleted. Check the filter, then purge with "
+            f'confirm: "{counts.deletable}"'
+        )
+    raise ValidationError(
+        f"confirm: {confirmed} does not match the {counts.deletable} examples this purge would delete; nothing was "
+        'deleted. Run it with confirm: "" to see the numbers'
+    )
+
+
+def _changed_while_purging(confirmed: int, found: int) -> NoReturn:
+    raise ConflictError(
+        f"the examples to purge changed while purging: {confirmed} confirmed, {found} match now; nothing was deleted. "
+        f'Check the filter, then purge with confirm: "{found}"'
+    )
 
 
 class Stats:

@@ -1,4 +1,4 @@
-"""GraphQL types for stats, tag operations and archiving."""
+"""GraphQL types for stats, tag operations, archiving and purging."""
 
 from __future__ import annotations
 
@@ -84,8 +84,22 @@ class TagOperation:
     note: str | None
     created_at: datetime
     undone_at: datetime | None
+    purged_count: int = strawberry.field(
+        description="Examples this operation changed that were purged since; an operation with any cannot be undone."
+    )
 
 
 @strawberry.type
 class ArchiveResult:
     affected_count: int
+
+
+@strawberry.type
+class PurgeResult:
+    deleted_count: int = strawberry.field(
+        description='Examples deleted; in a dry run (confirm: ""), the number it would delete: the confirm to send.'
+    )
+    kept_in_datasets: int = strawberry.field(
+        description="Archived examples matching the filter that were kept because a dataset version (deleted or not) "
+        "holds them."
+    )
