@@ -9,6 +9,7 @@ from tuneyard.core.principal import Role
 from tuneyard.jobs.types import Job
 from tuneyard.jobs.types import to_schema as job_to_schema
 from tuneyard.providers.models import Provider
+from tuneyard.registry import benchmarks as benchmarking
 from tuneyard.registry import service
 from tuneyard.registry.types import (
     ActiveModel,
@@ -42,7 +43,7 @@ async def benchmarks(
     info: Info, dataset_id: strawberry.ID | None = None, model_ids: list[strawberry.ID] | None = None
 ) -> list[BenchmarkResult]:
     info.context.require(Role.READER)
-    found = await service.benchmarks(info.context.pool, dataset_id, None if model_ids is None else list(model_ids))
+    found = await benchmarking.benchmarks(info.context.pool, dataset_id, None if model_ids is None else list(model_ids))
     return [benchmark_to_schema(b) for b in found]
 
 
@@ -81,7 +82,7 @@ async def benchmark_models(
     info: Info, model_ids: list[strawberry.ID], dataset_id: strawberry.ID, limit: int | None = None
 ) -> Job:
     principal = info.context.require(Role.ADMIN)
-    job = await service.start_benchmark(info.context.pool, list(model_ids), dataset_id, limit, principal.name)
+    job = await benchmarking.start_benchmark(info.context.pool, list(model_ids), dataset_id, limit, principal.name)
     return job_to_schema(job)
 
 

@@ -1,5 +1,5 @@
-"""Registry use cases: register and retire models, the active model of each purpose (every change kept, one-step
-rollback, a fallback chain), and benchmarks of models on a dataset version's validation split (a BENCHMARK job)."""
+"""Registry use cases: register and retire models, and the active model of each purpose (every change kept,
+one-step rollback, a fallback chain). Benchmarks are in benchmarks.py."""
 
 from __future__ import annotations
 
@@ -13,18 +13,12 @@ from tuneyard.core.config import Settings
 from tuneyard.core.db import Connection, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
-from tuneyard.datasets import service as datasets
-from tuneyard.datasets.exports import service as exports
-from tuneyard.datasets.models import Split
-from tuneyard.jobs.models import Job, JobKind, JobModel, JobType
-from tuneyard.jobs.service import JobRun, create_and_enqueue
 from tuneyard.providers import service as providers
 from tuneyard.providers.models import Provider
 from tuneyard.registry import repository as repo
 from tuneyard.registry.models import (
     DEFAULT_PURPOSE,
     ActiveModelChange,
-    BenchmarkResult,
     Model,
     ModelStatus,
     NewModel,
@@ -32,17 +26,12 @@ from tuneyard.registry.models import (
     check_reason,
     shut_down,
 )
-from tuneyard.registry.scoring import Score, Summary, score, summarize
 
 __all__ = [
-    "BENCHMARK_JOB", "DEFAULT_PURPOSE", "Active", "Model", "ModelStatus", "NewModel", "active", "benchmarks",
-    "changes_using", "get", "history", "listed", "register", "register_by_hand", "retire", "rollback",
-    "run_benchmark", "set_active", "start_benchmark",
+    "DEFAULT_PURPOSE", "Active", "Model", "ModelStatus", "NewModel", "active", "changes_using", "get", "history",
+    "listed", "register", "register_by_hand", "require", "retire", "rollback", "set_active",
 ]  # fmt: skip
 
-MAX_BENCHMARK_MODELS = 10
-MAX_BENCHMARK_EXAMPLES = 5_000
-ANSWER_TOKENS = 512  # the longest answer a benchmark asks for
 MAX_NAME = 200
 
 
@@ -108,13 +97,20 @@ async def retire(pool: asyncpg.Pool, model_id: str) -> Model:
     return _facts_shutdown(retired)
 
 
-def _usable(model: Model, settings: Settings) -> None:
-    """CONFLICT, saying why, for a model that cannot be made active."""
+def _unusable(model: Model, settings: Settings) -> str | None:
+    """Why the model cannot be made active, or None when it can."""
     if model.status is ModelStatus.RETIRED:
-        raise ConflictError(f"model {model.id} ({model.name}) is retired: it cannot be made active")
+        return f"model {model.id} ({model.name}) is retired: it cannot be made active"
     if shut_down(model, settings.current_date()):
-        raise ConflictError(f"model {model.id} ({model.name}) was shut down by {model.provider.value} on "
-                            f"{model.shutdown_at}: it cannot be made active")  # fmt: skip
+        return (f"model {model.id} ({model.name}) was shut down by {model.provider.value} on {model.shutdown_at}: "
+                "it cannot be made active")  # fmt: skip
+    return None
+
+
+def _require_usable(model: Model, settings: Settings) -> None:
+    reason = _unusable(model, settings)
+    if reason is not None:
+        raise ConflictError(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +132,7 @@ async def active(pool: asyncpg.Pool, settings: Settings, purpose: str = DEFAULT_
     model = found[change.model_id]
     fallbacks: list[Model] = []
     previous = found.get(change.previous_model_id or 0)
-    if previous is not None and previous.id != model.id and _is_usable(previous, settings):
+    if previous is not None and previous.id != model.id and _unusable(previous, settings) is None:
         fallbacks.append(previous)
     if model.fine_tuned:
         base = await repo.registered(pool, Provider.LOCAL if model.provider is Provider.OLLAMA else model.provider,
@@ -144,14 +140,10 @@ async def active(pool: asyncpg.Pool, settings: Settings, purpose: str = DEFAULT_
         if (
             base is not None
             and base.id not in {f.id for f in fallbacks}
-            and _is_usable(_facts_shutdown(base), settings)
+            and _unusable(_facts_shutdown(base), settings) is None
         ):
             fallbacks.append(_facts_shutdown(base))
     return Active(purpose, model, fallbacks, change.at)
-
-
-def _is_usable(model: Model, settings: Settings) -> bool:
-    return model.status is ModelStatus.READY and not shut_down(model, settings.current_date())
 
 
 async def set_active(
@@ -161,7 +153,7 @@ async def set_active(
     model already active records nothing. Concurrent changes of one purpose take turns (no lost change)."""
     purpose, reason = check_purpose(purpose), check_reason(reason)
     model = await require(pool, model_id)
-    _usable(model, settings)
+    _require_usable(model, settings)
 
     async def change(conn: Connection) -> None:
         await repo.lock_purpose(conn, purpose)
@@ -191,7 +183,7 @@ async def rollback(pool: asyncpg.Pool, settings: Settings, purpose: str, reason:
             )
         previous = await repo.get(conn, current.previous_model_id)
         assert previous is not None
-        _usable(_facts_shutdown(previous), settings)
+        _require_usable(_facts_shutdown(previous), settings)
         await repo.add_change(conn, purpose, previous.id, current.model_id, reason, changed_by, current.id)
 
     await transact(pool, change)
@@ -208,110 +200,3 @@ async def history(pool: asyncpg.Pool, purpose: str, first: int) -> list[ActiveMo
 
 async def changes_using(pool: asyncpg.Pool, model_id: int) -> list[ActiveModelChange]:
     return await repo.changes_using(pool, model_id)
-
-
-async def benchmarks(pool: asyncpg.Pool, dataset_id: str | None, model_ids: list[str] | None) -> list[BenchmarkResult]:
-    """The latest benchmark of each model on each version, best exact-match first within a version."""
-    dataset = None if dataset_id is None else parse_id(dataset_id, "dataset")
-    models = None if model_ids is None else [parse_id(m, "model") for m in model_ids]
-    return await repo.benchmarks(pool, dataset, models)
-
-
-class BenchmarkInput(JobModel):
-    model_ids: list[str]
-    dataset_id: str
-    limit: int
-
-
-class ModelFigures(JobModel):
-    model_id: str
-    name: str
-    done: int
-    failures: int
-    json_valid_rate: float
-    plan_exact_match: float
-    step_f1: float
-    latency_p50_ms: float
-    latency_p95_ms: float
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float | None
-
-
-class BenchmarkOutcome(JobModel):
-    dataset_id: str
-    examples: int
-    models: list[ModelFigures]  # as far as each got (partial while the job runs)
-
-
-BENCHMARK_JOB = JobType(
-    JobKind.BENCHMARK, actor="benchmark.run", queue="benchmark", input=BenchmarkInput, result=BenchmarkOutcome
-)
-
-
-async def start_benchmark(
-    pool: asyncpg.Pool, model_ids: list[str], dataset_id: str, limit: int | None, created_by: str
-) -> Job:
-    """Start a BENCHMARK job: each model answers the version's validation requests (the first `limit`)."""
-    if not 1 <= len(model_ids) <= MAX_BENCHMARK_MODELS:
-        raise ValidationError(f"modelIds: give 1 to {MAX_BENCHMARK_MODELS} models, got {len(model_ids)}")
-    if limit is not None and not 1 <= limit <= MAX_BENCHMARK_EXAMPLES:
-        raise ValidationError(f"limit: must be between 1 and {MAX_BENCHMARK_EXAMPLES}, got {limit}")
-    models = [await require(pool, m) for m in dict.fromkeys(model_ids)]
-    dataset = await datasets.require(pool, dataset_id)
-    if dataset.validation_count == 0:
-        raise ValidationError(f"dataset {dataset.name} v{dataset.version} has no validation split to benchmark on "
-                              "(create a version with validationFraction above 0)")  # fmt: skip
-    count = min(dataset.validation_count, limit or MAX_BENCHMARK_EXAMPLES)
-    job_input = BenchmarkInput(model_ids=[str(m.id) for m in models], dataset_id=str(dataset.id), limit=count)
-    return await create_and_enqueue(pool, BENCHMARK_JOB, job_input, created_by=created_by)
-
-
-async def run_benchmark(run: JobRun[BenchmarkInput, BenchmarkOutcome]) -> BenchmarkOutcome:
-    """The BENCHMARK job's work: every model on every example, scored (scoring.py), stored per model as it ends.
-    A provider error on one example is a failure of that example. A retry skips the models already stored."""
-    dataset = await datasets.require(run.pool, run.input.dataset_id)
-    texts = await exports.split_texts(run.pool, dataset, Split.VALIDATION, run.input.limit)
-    finished: list[str] = list((run.checkpoint or {}).get("finished", []))
-    figures = {f.model_id: f for f in (run.result.models if run.result else [])}
-    total = len(texts) * len(run.input.model_ids)
-    for position, model_id in enumerate(run.input.model_ids):
-        if model_id in finished:
-            continue
-        model = await require(run.pool, model_id)
-        module = providers.module(model.provider)
-        prices = next((m for m in module.facts.base_models if m.name == model.base_model), None)
-        input_price, output_price = (None, None) if prices is None else (prices.input_price, prices.output_price)
-        scores: list[Score] = []
-        for text in texts:
-            await run.check_cancelled()
-            try:
-                answer = await module.complete(run.settings, model.provider_model_id, text.system, text.user,
-                                               ANSWER_TOKENS)  # fmt: skip
-            except providers.ProviderError:
-                scores.append(score(None, text.assistant or None, None, (0, 0)))
-            else:
-                tokens = (answer.input_tokens or 0, answer.output_tokens or 0)
-                scores.append(score(answer.text, text.assistant or None, answer.seconds, tokens))
-            summary = summarize(scores, input_price, output_price)
-            figures[model_id] = _figures(model, summary)
-            run.result = BenchmarkOutcome(
-                dataset_id=str(dataset.id), examples=len(texts), models=list(figures.values())
-            )
-            done = position * len(texts) + len(scores)
-            await run.progress(done / total, f"{model.name}: {len(scores)}/{len(texts)}, exact match "
-                                             f"{summary.plan_exact_match:.0%}, {summary.failures} failed")  # fmt: skip
-        await repo.save_benchmark(run.pool, model.id, dataset.id, run.id, summarize(scores, input_price, output_price))
-        finished.append(model_id)
-        await run.save_checkpoint({"finished": finished})
-    assert run.result is not None
-    return run.result
-
-
-def _figures(model: Model, summary: Summary) -> ModelFigures:
-    return ModelFigures(
-        model_id=str(model.id), name=model.name, done=summary.example_count, failures=summary.failures,
-        json_valid_rate=summary.json_valid_rate, plan_exact_match=summary.plan_exact_match, step_f1=summary.step_f1,
-        latency_p50_ms=summary.latency_p50_ms, latency_p95_ms=summary.latency_p95_ms,
-        input_tokens=summary.input_tokens, output_tokens=summary.output_tokens, cost_usd=summary.cost_usd,
-    )  # fmt: skip

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from tuneyard.jobs.service import job_task
-from tuneyard.registry.service import BENCHMARK_JOB, run_benchmark
+from tuneyard.registry.benchmarks import BENCHMARK_JOB, run_benchmark
 
 job_task(BENCHMARK_JOB)(run_benchmark)

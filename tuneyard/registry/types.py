@@ -14,6 +14,7 @@ from tuneyard.jobs import service as jobs
 from tuneyard.jobs.types import Job
 from tuneyard.jobs.types import to_schema as job_to_schema
 from tuneyard.providers.types import Provider
+from tuneyard.registry import benchmarks as benchmarking
 from tuneyard.registry import service
 from tuneyard.registry.models import ActiveModelChange as DomainChange
 from tuneyard.registry.models import BenchmarkResult as DomainBenchmark
@@ -69,7 +70,7 @@ class Model:
 
     @strawberry.field(description="Its latest benchmark on each dataset version.")
     async def benchmarks(self, info: Info) -> list[BenchmarkResult]:
-        found = await service.benchmarks(info.context.pool, None, [str(self.record.id)])
+        found = await benchmarking.benchmarks(info.context.pool, None, [str(self.record.id)])
         return [benchmark_to_schema(b) for b in found]
 
     @strawberry.field(description="Every active-model change that made it active or replaced it, newest first.")
