@@ -154,6 +154,23 @@ def _check_label(value: str | None, index: int, name: str) -> None:
         raise ValidationError(f"examples[{index}].{name}: at most {MAX_LABEL} characters")
 
 
+MAX_JSON_DEPTH = 64  # nesting of arrays and objects in a JSON field; deeper values break encoders downstream
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest in `value` more than `limit` levels deep (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 # An escaped NUL in orjson's output: \u0000 whose backslash is not itself escaped (preceded by an even run of them).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -161,7 +178,9 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 def _json_text(value: Any, index: int, name: str) -> str:
     try:
         encoded = orjson.dumps(value)
-    except TypeError as error:
+    except TypeError as error:  # orjson stops at 255 levels: say what is wrong in our terms
+        if _deeper_than(value, MAX_JSON_DEPTH):
+            raise _too_deep(index, name) from error
         raise ValidationError(f"examples[{index}].{name}: not JSON-serializable ({error})") from error
     if len(encoded) > MAX_JSON_BYTES:
         raise ValidationError(
@@ -169,7 +188,14 @@ def _json_text(value: Any, index: int, name: str) -> str:
         )
     if b"\\u0000" in encoded and _JSON_NUL.search(encoded):  # jsonb cannot hold U+0000 either
         raise ValidationError(f"examples[{index}].{name}: must not contain the NUL character (U+0000)")
+    # Counting brackets (in C) bounds the depth from above: only a value with many of them is walked.
+    if encoded.count(b"[") + encoded.count(b"{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise _too_deep(index, name)
     return encoded.decode()
+
+
+def _too_deep(index: int, name: str) -> ValidationError:
+    return ValidationError(f"examples[{index}].{name}: arrays and objects nest more than {MAX_JSON_DEPTH} levels")
 
 
 def _label_list(values: list[str], index: int, name: str) -> str:
