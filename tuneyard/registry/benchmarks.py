@@ -96,6 +96,7 @@ async def run_benchmark(run: JobRun[BenchmarkInput, BenchmarkOutcome]) -> Benchm
         prices = next((m for m in module.facts.base_models if m.name == model.base_model), None)
         input_price, output_price = (None, None) if prices is None else (prices.input_price, prices.output_price)
         scores: list[Score] = []
+        summary = summarize(scores, input_price, output_price)
         for text in texts:
             await run.check_cancelled()
             try:
@@ -114,7 +115,7 @@ async def run_benchmark(run: JobRun[BenchmarkInput, BenchmarkOutcome]) -> Benchm
             done = position * len(texts) + len(scores)
             await run.progress(done / total, f"{model.name}: {len(scores)}/{len(texts)}, exact match "
                                              f"{summary.plan_exact_match:.0%}, {summary.failures} failed")  # fmt: skip
-        await repo.save_benchmark(run.pool, model.id, dataset.id, run.id, summarize(scores, input_price, output_price))
+        await repo.save_benchmark(run.pool, model.id, dataset.id, run.id, summary)  # the last example's summary
         finished.append(model_id)
         await run.save_checkpoint({"finished": finished})
     assert run.result is not None
