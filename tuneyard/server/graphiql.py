@@ -20,7 +20,7 @@ PAGE = (resources.files("tuneyard.server") / "static" / "graphiql.html").read_te
 
 
 def page() -> HTMLResponse:
-    """The GraphiQL page: static HTML that runs nothing here; its requests carry the token the user pastes."""
+    """The GraphiQL page: static HTML; its requests carry the token pasted there, or the dashboard's for this tab."""
     return HTMLResponse(PAGE)
 
 

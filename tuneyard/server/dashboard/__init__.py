@@ -1,0 +1,1 @@
+"""The web dashboard served at `/`: Preact + htm ES modules under static/, libraries vendored under vendor/."""
