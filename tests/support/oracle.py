@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,8 @@ def matches(example: dict[str, Any], spec: dict[str, Any], top: bool = True) -> 
             "createdAt": lambda v: _time(example["created_at"], v),
             "tags": lambda v: _tags(example["tags"], v),
             "archived": lambda v: example["archived"] is v,
+            # websearch_to_tsquery('simple', plain words): every word is one of userRequest's tokens.
+            "text": lambda v: set(v.lower().split()) <= set(re.findall(r"[a-z0-9]+", example["user_request"].lower())),
         }[key](value)
         if not ok:
             return False

@@ -69,7 +69,7 @@ async def create(conn: Connection, new: NewDataset, where: Condition) -> Dataset
     ds, seed, fraction = f"${n + 1}", f"${n + 2}", f"${n + 3}"
     columns = ", ".join(FROZEN_COLUMNS)
     # The split: the first 32 bits of md5("seed:id") as an unsigned number, against fraction * 2^32
-    # (domain.datasets.split_of is the same computation in Python). Content hashed per member for diffs;
+    # (tests/support/datasets.py's expected_split writes it out again in Python). Content hashed per member for diffs;
     # the version's hash covers every member's content and split, in example id order.
     summary = await conn.fetchrow(
         f"""

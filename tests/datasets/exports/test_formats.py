@@ -153,7 +153,15 @@ def test_a_framed_line_is_the_rendered_line(fmt: ExportFormat, changes: dict[str
     head, middle, tail = exporter.frame
     line = head + orjson.dumps(text.user) + middle + orjson.dumps(text.assistant) + tail
     assert line == exporter.render(example)
-    assert user_text(example.user_request, example.intent, example.platform, example.business_state) == text.user
+    # What the export writes for text-only formats (frame + user_text), from the row's fields: the rendered line.
+    written = (
+        head
+        + orjson.dumps(user_text(example.user_request, example.intent, example.platform, example.business_state))
+        + middle
+        + orjson.dumps(text.assistant)
+        + tail
+    )
+    assert written == exporter.render(example)
     if is_text(text.user) and is_text(text.assistant):
         assert exporter.validate_line(line) == []
 
