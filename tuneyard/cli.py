@@ -1,4 +1,4 @@
-"""Command line: tuneyard serve | worker | migrate | token create|list|revoke | export-schema."""
+"""Command line: tuneyard serve | worker | migrate | token create|list|revoke | import | export-schema."""
 
 from __future__ import annotations
 
@@ -33,22 +33,15 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def backing_services(settings: Settings, *, redis: bool = True) -> Iterator[tuple[str, str]]:
-    """(database_url, redis_url): the configured servers, or bundled ones started here and stopped on exit."""
-    with contextlib.ExitStack() as stack:
-        database_url = settings.database_url
-        if database_url is None:
-            postgres = _embedded().EmbeddedPostgres(settings.home / "postgres")
-            postgres.start()
-            stack.callback(postgres.stop)
-            database_url = postgres.url
-        redis_url = settings.redis_url or ""
-        if redis and not redis_url:
-            bundled = _embedded().EmbeddedRedis(settings.home / "redis")
-            bundled.start()
-            stack.callback(bundled.stop)
-            redis_url = bundled.url
-        yield database_url, redis_url
+def backing_services(settings: Settings, *, redis: bool = True, supervise: bool = False) -> Iterator[tuple[str, str]]:
+    """(database_url, redis_url): the configured servers, or bundled ones started here (restarted if they die,
+    when `supervise`) and stopped on exit."""
+    database, bundled_redis = settings.database_url is None, redis and not settings.redis_url
+    if not database and not bundled_redis:
+        yield settings.database_url or "", settings.redis_url or ""
+        return
+    with _embedded().bundled(settings.home, database=database, redis=bundled_redis, supervise=supervise) as urls:
+        yield settings.database_url or urls[0], settings.redis_url or urls[1]
 
 
 def _embedded() -> ModuleType:
@@ -97,6 +90,8 @@ def _raise_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    # A closed terminal (SIGHUP) stops everything as SIGTERM does: uvicorn's graceful shutdown included.
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -128,19 +123,34 @@ def _workers(count: int, settings: Settings, database_url: str, redis_url: str) 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from tuneyard.server.app import create_app
+    from tuneyard.server.logs import use_log_format
 
     _raise_on_sigterm()
-    with backing_services(settings) as (database_url, redis_url):
+    os.umask(0o077)  # everything written under TUNEYARD_HOME (exports, logs, data) is the owner's only
+    home = settings.home.expanduser().resolve()
+    print(f"tuneyard: using {home} (TUNEYARD_HOME)", file=sys.stderr, flush=True)
+    with contextlib.ExitStack() as stack:
+        if settings.database_url is None or not settings.redis_url:
+            # Bundled servers: one serve per home. A second one refuses before it touches anything.
+            stack.enter_context(_embedded().serve_lock(home))
+        else:
+            from tuneyard.embedded.home import make_private
+
+            home.mkdir(parents=True, exist_ok=True)
+            make_private(home)
+        database_url, redis_url = stack.enter_context(backing_services(settings, supervise=True))
         applied = asyncio.run(_migrate(database_url))
         if applied:
             print(f"applied migrations: {', '.join(applied)}", flush=True)
         token = asyncio.run(_first_admin_token(database_url)) if settings.database_url is None else None
         if token:
             print(f"admin token (shown once; keep it): {token}", flush=True)
+        use_log_format(args.log_format or settings.log_format)
         app = create_app(settings, database_url, redis_url)
         # Job progress messages are ~100 bytes: compressing each one for every subscriber costs more than it saves.
         config = uvicorn.Config(
             app, host=args.host, port=args.port, log_level="warning", lifespan="on", ws_per_message_deflate=False,
+            log_config=None,  # uvicorn's lines go through the root logger, in the format chosen above
             ws_max_size=settings.max_body_bytes,  # a WebSocket message is bounded like a request body
         )  # fmt: skip
         workers = settings.serve_workers if args.workers is None else args.workers
@@ -175,6 +185,8 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.database_url is None:
+        print(f"tuneyard: using {settings.home.expanduser().resolve()} (TUNEYARD_HOME)", file=sys.stderr)
     with backing_services(settings, redis=False) as (database_url, _):
         applied = asyncio.run(_migrate(database_url))
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
@@ -273,6 +285,27 @@ def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def import_file(args: argparse.Namespace, settings: Settings) -> int:
+    """`tuneyard import FILE`: the job runs on the workers of a running serve (its bundled Redis is found in the
+    home), or on those of the configured Redis."""
+    from tuneyard.server.imports import import_command
+
+    home = settings.home.expanduser().resolve()
+    redis_url = settings.redis_url or _embedded().serving_redis(home)
+    if not redis_url:
+        print(
+            f"tuneyard: no tuneyard serve is running on {home} (TUNEYARD_HOME), and TUNEYARD_REDIS_URL is not set: "
+            "start `tuneyard serve` first (its workers run the import), or upload the file to a running server: "
+            'curl --data-binary @FILE -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/import',
+            file=sys.stderr,
+        )
+        return 2
+    if settings.database_url is None:
+        print(f"tuneyard: using the installation in {home} (TUNEYARD_HOME)", file=sys.stderr)
+    with backing_services(settings, redis=False) as (database_url, _):
+        return import_command(args, settings, database_url, redis_url)
+
+
 def export_schema(args: argparse.Namespace, settings: Settings) -> int:
     from tuneyard.schema import schema
 
@@ -294,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
     serve_cmd.add_argument(
         "--workers", type=int, default=None, help="job worker processes to run beside the API (default 1; 0: none)"
+    )
+    serve_cmd.add_argument(
+        "--log-format", choices=["text", "json"], default=None, help="text, or one JSON object a line (default: text)"
     )
     serve_cmd.set_defaults(handler=serve)
 
@@ -332,6 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke_cmd.add_argument("id", help="the token's id (see `tuneyard token list`)")
     revoke_cmd.set_defaults(handler=token_revoke)
+
+    import_cmd = commands.add_parser(
+        "import", help="import a JSONL file of examples as an IMPORT job, all or nothing (see README: Import)"
+    )
+    import_cmd.add_argument("file", help="the file: one JSON object a line, with the fields of ExampleInput")
+    import_cmd.add_argument("--detach", action="store_true", help="print the job's id and return at once")
+    import_cmd.set_defaults(handler=import_file)
 
     schema_cmd = commands.add_parser("export-schema", help="write the GraphQL SDL")
     schema_cmd.add_argument("--output", "-o", default="schema.graphql", help="file to write, or - for stdout")

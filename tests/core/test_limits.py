@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,9 @@ import strawberry
 from graphql import parse
 
 from tuneyard.core.config import Settings
-from tuneyard.core.graphql.limits import DEFAULT_LIMITS, Limits, QueryLimits, query_shape, shape
+from tuneyard.core.graphql.cost import query_shape, shape
+from tuneyard.core.graphql.limits import DEFAULT_LIMITS, Limits, QueryLimits
+from tuneyard.core.principal import Principal, Role
 
 
 @strawberry.type
@@ -147,5 +150,83 @@ async def test_a_repeated_query_is_validated_and_shaped_once(monkeypatch: pytest
 
 
 def test_limits_come_from_the_context_settings() -> None:
-    assert Limits.of(LOW) == Limits(depth=3, aliases=2, tokens=40, cost=100)
-    assert Limits.of(None) == DEFAULT_LIMITS == Limits(depth=15, aliases=100, tokens=10_000, cost=50_000)
+    assert Limits.of(LOW) == Limits(
+        3, 2, 40, 100, rows=10_000, chars=200_000, expensive_cost=5000, expensive_per_token=2
+    )
+    assert Limits.of(None) == DEFAULT_LIMITS == Limits(15, 100, 10_000, 50_000, 10_000, 200_000, 5000, 2)
+
+
+def rows(query: str, variables: dict[str, Any] | None = None) -> int:
+    return shape(schema._schema, parse(query), WEIGHTS).operations[None].evaluate_rows(variables)
+
+
+def test_rows_multiply_first_down_nested_connections_and_add_up_over_aliases() -> None:
+    assert rows("{ items(first: 3) { name children(first: 4) { name } } }") == 3 * (1 + 4)
+    assert rows("{ a: items(first: 3) { name } b: items(last: 7) { name } }") == 10
+    assert rows("{ stats { name } }") == 0, "a field without first/last selects no rows of its own"
+    assert rows("query($n: Int) { items(first: $n) { children { name } } }", {"n": 2}) == 2 * (1 + 10)
+    fragments = "query { items(first: 2) { ...F } } fragment F on Item { children(first: 3) { name } }"
+    assert rows(fragments) == 2 * (1 + 3)
+
+
+@pytest.mark.parametrize(
+    ("under", "over", "code"),
+    [
+        ("{ items(first: 10) { name } }", "{ items(first: 11) { name } }", "TOO_MANY_ROWS"),
+        ("{ items(first: 1) { name } }" + " " * 45, "{ items(first: 1) { name } }" + " " * 46, "QUERY_TOO_LONG"),
+    ],
+)
+async def test_rows_and_length_refuse_with_their_code(under: str, over: str, code: str) -> None:
+    settings = Settings.model_construct(query_max_rows=10, query_max_chars=73)
+    for query, expected in ((under, None), (over, code)):
+        result = await schema.execute(query, context_value=Ctx(settings))
+        assert (result.errors[0].extensions or {})["code"] == expected if expected else not result.errors, result
+
+
+async def test_a_long_document_is_refused_before_it_is_parsed_whatever_operation_it_names() -> None:
+    query = "query Named { items(first: 1) { name } }" + "#" * 300_000
+    result = await schema.execute(query, context_value=Ctx(Settings.model_construct()), operation_name="Named")
+    assert result.errors and result.errors[0].extensions == {"code": "QUERY_TOO_LONG"}
+    assert result.errors[0].message.startswith("the query is 300,040 characters long, over the limit of 200,000")
+
+
+@dataclass
+class Caller:
+    settings: Settings
+    principal: Principal
+
+
+class Gate:
+    """A resolver that waits until the test opens it, so that requests stay running."""
+
+    opened = asyncio.Event()
+
+
+@strawberry.type
+class SlowQuery:
+    @strawberry.field
+    async def items(self, first: int | None = None) -> list[Item]:
+        await Gate.opened.wait()
+        return [Item(name=str(i)) for i in range(first or 0)]
+
+
+slow = strawberry.Schema(SlowQuery, extensions=[lambda: QueryLimits(maxsize=64)])
+
+
+async def test_a_token_runs_only_so_many_expensive_requests_at_once() -> None:
+    settings = Settings.model_construct(expensive_cost=100, expensive_per_token=2)
+    first, second = (Caller(settings, Principal(n, f"t{n}", Role.READER)) for n in (1, 2))
+    expensive, cheap = "{ items(first: 99) { name } }", "{ items(first: 98) { name } }"
+    Gate.opened = asyncio.Event()
+    running = [asyncio.create_task(slow.execute(expensive, context_value=first)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    refused = await slow.execute(expensive, context_value=first)
+    assert refused.errors and refused.errors[0].extensions == {"code": "TOO_MANY_EXPENSIVE_REQUESTS", "retryable": True}
+    assert "already runs 2 expensive requests (estimated cost 100 or more; this one: 100)" in refused.errors[0].message
+    others = [asyncio.create_task(slow.execute(q, context_value=c)) for q, c in ((cheap, first), (expensive, second))]
+    await asyncio.sleep(0.05)
+    Gate.opened.set()
+    for done in await asyncio.gather(*running, *others):
+        assert not done.errors, "cheap requests and other tokens are not held back"
+    again = await slow.execute(expensive, context_value=first)
+    assert not again.errors, "finished requests give their slots back"

@@ -74,7 +74,8 @@ async def test_progress_arrives_in_order_and_the_subscription_completes(
     assert len(seen) >= 5, "several progress events, not only the final state"
     final = seen[-1]["jobProgress"]
     assert final["result"] == {
-        "examined": 200, "tagsNotNormalized": 0, "blankTags": 0, "overlongTags": 0, "repaired": 0, "complete": True,
+        "examined": 200, "tagsNotNormalized": 0, "blankTags": 0, "overlongTags": 0, "repaired": 0,
+        "contentProblems": 0, "problems": [], "complete": True,
     }  # fmt: skip
     assert final["attempts"] == 1
     # jobUpdates saw the same job through to its end.
@@ -220,7 +221,8 @@ async def test_repair_fixes_tags_that_are_not_a_set(
         final = (await ws.results())[-1]["jobProgress"]
     assert final["status"] == "SUCCEEDED"
     assert final["result"] == {
-        "examined": 3, "tagsNotNormalized": 2, "blankTags": 1, "overlongTags": 0, "repaired": 2, "complete": True,
+        "examined": 3, "tagsNotNormalized": 2, "blankTags": 1, "overlongTags": 0, "repaired": 2,
+        "contentProblems": 0, "problems": [], "complete": True,
     }  # fmt: skip
     rows = dict(await db.fetch("SELECT execution_id, tags FROM example_rows"))
     assert rows == {"ok": ["a", "b"], "unsorted": ["a", "b"], "blank": ["x"]}

@@ -114,8 +114,9 @@ def test_downloads_answer_401_and_404_in_graphql_shape(server: Server, tokens: d
     bad = httpx.get(f"{server.url}/exports/1", headers={"Authorization": "Bearer ty_nope"})
     assert error_of(bad, 401, "UNAUTHENTICATED") == "unknown or revoked token"
     auth = {"Authorization": f"Bearer {tokens['READER']}"}
-    for missing in ("/exports/999999", "/exports/abc", "/exports/..%2F..%2Fetc%2Fpasswd"):
+    for missing in ("/exports/999999", "/exports/..%2F..%2Fetc%2Fpasswd"):
         error_of(httpx.get(server.url + missing, headers=auth), 404, "NOT_FOUND")
+    error_of(httpx.get(server.url + "/exports/abc", headers=auth), 400, "BAD_USER_INPUT")  # see test_edge_inputs.py
 
 
 CAP = 400_000
@@ -123,12 +124,14 @@ CAP = 400_000
 
 @pytest.fixture(scope="module")
 def configured(env: dict[str, str]) -> Iterator[Server]:
-    """A server with its limits set in the environment: a 400,000-byte body cap and a 100,000-token cap."""
+    """A server with its limits set in the environment: a 400,000-byte body cap, a 100,000-token cap, 1,000,000
+    characters."""
     running = Server(
         {
             **env,
             "TUNEYARD_MAX_BODY_BYTES": str(CAP),
             "TUNEYARD_QUERY_MAX_TOKENS": "100000",
+            "TUNEYARD_QUERY_MAX_CHARS": "1000000",
             "TUNEYARD_SERVE_WORKERS": "0",
         }
     )

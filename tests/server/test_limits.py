@@ -43,8 +43,8 @@ def test_aliases(reader: GraphQLClient) -> None:
 
     assert len(reader.data(aliased(100))) == 100
     assert _refused(reader, aliased(101), "TOO_MANY_ALIASES") == "the query uses 101 aliases; at most 100 are allowed"
-    # 20,000 aliases are over the token cap already: refused before validation.
-    message = _refused(reader, aliased(20_000), "TOO_MANY_TOKENS")
+    # 4,000 aliases are over the token cap already: refused before validation.
+    message = _refused(reader, aliased(4_000), "TOO_MANY_TOKENS")
     assert message == "Syntax Error: Document contains more than 10000 tokens. Parsing aborted."
 
 
@@ -58,18 +58,30 @@ def test_tokens(reader: GraphQLClient) -> None:
     assert reader.error("{ examples { ")["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
 
 
-EVENTS = "query($n: Int) { jobs(first: 500) { nodes { events(last: $n) { seq } } } }"
+EVENTS = "query($n: Int) { jobs(first: 100) { nodes { events(last: $n) { seq } } } }"
+# 100 fields per job (99 aliases of id, and id): the cost grows with the fields, the rows do not.
+WIDE = "query($n: Int) { jobs(first: $n) { nodes { id " + " ".join(f"a{i}: id" for i in range(99)) + " } } }"
 
 
-def test_cost_multiplies_first_down_nested_connections(reader: GraphQLClient) -> None:
-    # 1 (jobs) + 500 x (1 (nodes) + 1 (events) + n x 1 (seq)): the same document, cost set by its variables.
-    assert reader.data(EVENTS, {"n": 97})["jobs"]["nodes"] is not None  # 49,501
-    message = _refused(reader, EVENTS, "QUERY_TOO_COMPLEX", {"n": 100})
-    assert message.startswith("the query's estimated cost is 51,001, over the limit of 50,000")
+def test_rows_multiply_first_down_nested_connections(reader: GraphQLClient) -> None:
+    # 100 jobs x (1 + n events): the same document, its rows set by its variables.
+    assert reader.data(EVENTS, {"n": 99})["jobs"]["nodes"] is not None  # 10,000 rows
+    message = _refused(reader, EVENTS, "TOO_MANY_ROWS", {"n": 100})
+    assert message.startswith("the query selects up to 10,100 rows, over the limit of 10,000")
+    # Aliases add up: 20 pages of 500 are 10,000 rows; one more row is one too many.
+    pages = "{" + " ".join(f"p{i}: jobs(first: 500) {{ nodes {{ id }} }}" for i in range(20)) + "}"
+    assert len(reader.data(pages)) == 20
+    one_more = pages[:-1] + " last: jobs(first: 1) { nodes { id } } }"
+    assert "10,001 rows" in _refused(reader, one_more, "TOO_MANY_ROWS")
     # Without `last`, the schema's default (50) counts; without `first` on jobs, its default does too.
     assert reader.data("{ jobs { nodes { events { seq } } } }")["jobs"]["nodes"] is not None
-    literal = "{ jobs(first: 500) { nodes { events(last: 100) { seq } } } }"
-    assert "51,001" in _refused(reader, literal, "QUERY_TOO_COMPLEX")
+
+
+def test_cost_counts_fields_per_row(reader: GraphQLClient) -> None:
+    # 1 (jobs) + n x (1 (nodes) + 100 fields)
+    assert reader.data(WIDE, {"n": 495})["jobs"]["nodes"] is not None  # 49,996
+    message = _refused(reader, WIDE, "QUERY_TOO_COMPLEX", {"n": 496})
+    assert message.startswith("the query's estimated cost is 50,097, over the limit of 50,000")
 
 
 async def test_stats_weigh_a_thousand_rows(reader: GraphQLClient, db: asyncpg.Connection) -> None:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,20 +55,24 @@ class Server:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
+    # Its stdout and stderr go to a file, never a pipe: nobody reads a pipe while tests run, and a full one would
+    # stall the server at its next log line (it logs one per request).
+    output: Any = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> None:
+        self.output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (it lives as long as the server; stop() closes it)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tuneyard.cli", "serve", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env, stdout=self.output, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read() if self.process.stdout else ''}")
+                raise RuntimeError(f"server exited: {self.logs()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code in (200, 503):
                     return
@@ -79,6 +84,14 @@ class Server:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(30)
+        if self.output is not None:
+            self.output.close()
+
+    def logs(self) -> str:
+        """Everything the server has written so far (stdout and stderr)."""
+        self.output.seek(0)
+        text: str = self.output.read()
+        return text
 
 
 class GraphQLClient:
@@ -90,9 +103,9 @@ class GraphQLClient:
         return self.http.post("/graphql", json={"query": query, "variables": variables or {}})
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The full response body (data and errors)."""
+        """The full response body (data and errors; a 503 carries those of a request that failed for an outage)."""
         response = self.post(query, variables)
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 503), response.text
         body: dict[str, Any] = response.json()
         return body
 

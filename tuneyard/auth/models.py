@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tuneyard.core.principal import Role
 
@@ -24,3 +25,15 @@ class CreatedToken:
 
     token: str
     api_token: ApiToken
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One mutation as the audit log kept it: who (token name), what (operation, summary), how many rows."""
+
+    id: int
+    at: datetime
+    token_name: str
+    operation: str
+    summary: dict[str, Any]
+    affected_count: int | None

@@ -10,6 +10,7 @@ import asyncpg
 
 from tuneyard.auth import repository as tokens
 from tuneyard.auth.models import ApiToken, CreatedToken
+from tuneyard.core.db import Connection, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, UnauthenticatedError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.principal import Principal, Role
@@ -35,14 +36,15 @@ def _checked_name(name: str) -> str:
     return name
 
 
-async def mint(pool: asyncpg.Pool | asyncpg.Connection, role: Role, name: str) -> CreatedToken:
+async def mint(pool: asyncpg.Pool, role: Role, name: str) -> CreatedToken:
     """Mint a token; only its digest is stored, so this is the one time its secret can be shown."""
     name = _checked_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return CreatedToken(token, await tokens.insert(pool, name, role, _digest(token)))
+    created = await transact(pool, lambda conn: tokens.insert(conn, name, role, _digest(token)), affected=lambda _: 1)
+    return CreatedToken(token, created)
 
 
-async def create_token(pool: asyncpg.Pool | asyncpg.Connection, role: Role, name: str) -> str:
+async def create_token(pool: asyncpg.Pool, role: Role, name: str) -> str:
     """Mint a token and return its secret, the one time it can be shown."""
     return (await mint(pool, role, name)).token
 
@@ -64,7 +66,8 @@ async def revoke(pool: asyncpg.Pool, token_id: object, by: Principal | None) -> 
     (the CLI, which can always mint a new ADMIN token) nothing is refused.
     """
     found_id = parse_id(token_id, "token")
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def work(conn: Connection) -> tuple[ApiToken, int]:
         # Every revoke locks the unrevoked ADMIN tokens first, in one order: two admins revoking each other's tokens
         # at once cannot both pass the check below (and cannot deadlock).
         admins = await tokens.lock_active_admins(conn)
@@ -72,7 +75,7 @@ async def revoke(pool: asyncpg.Pool, token_id: object, by: Principal | None) -> 
         if found is None:
             raise NotFoundError(f"no token has the id {found_id}")
         if found.revoked_at is not None:
-            return found
+            return found, 0
         if by is not None and admins == [found.id]:
             whose = "the one this request uses" if by.token_id == found.id else f'"{found.name}"'
             raise ConflictError(
@@ -80,7 +83,10 @@ async def revoke(pool: asyncpg.Pool, token_id: object, by: Principal | None) -> 
                 "manage tokens. Create another ADMIN token first (createToken, or `tuneyard token create --role "
                 "ADMIN`), then revoke this one with it."
             )
-        return await tokens.revoke(conn, found.id)
+        return await tokens.revoke(conn, found.id), 1
+
+    revoked, _ = await transact(pool, work, affected=lambda done: done[1])
+    return revoked
 
 
 class Authenticator:

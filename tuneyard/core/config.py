@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     query_max_aliases: int = 100
     query_max_tokens: int = 10_000
     query_max_cost: int = 50_000  # rows: `first` multiplied down nested connections, plus field weights (stats)
+    query_max_rows: int = 10_000  # rows selected in all: `first`/`last` multiplied down connections, over aliases
+    query_max_chars: int = 200_000  # the document's length (a comment or a string literal is one token)
+    max_response_bytes: int = 32 * 1024 * 1024  # an encoded response past this is replaced by RESPONSE_TOO_LARGE
+    # An "expensive" request (estimated cost at least expensive_cost) needs one of its token's expensive_per_token
+    # slots on this server; without a free one it is refused as retryable.
+    expensive_cost: int = 5_000
+    expensive_per_token: int = 2
+    log_format: str = "text"  # "json": one JSON object per log line (the access log included)
+    access_log: bool = True  # one line per request: method, path, status, duration, token name
     # Providers (tuneyard.providers): unset means "not configured"; secrets are never shown by the API or logged.
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None  # default: the SDK's (https://api.openai.com/v1)

@@ -14,7 +14,9 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+from tuneyard.core import audit
 from tuneyard.core.errors import WriteConflictError
+from tuneyard.core.outages import DATABASE, ServiceUnavailable, report, service_of
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 Pool = asyncpg.Pool
@@ -27,6 +29,7 @@ log = logging.getLogger("tuneyard.core.db")
 RETRIED = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 ATTEMPTS = 4
 BACKOFF_SECONDS = 0.01  # the first retry waits up to this (random, so colliding writers drift apart), doubling after
+CONNECT_TIMEOUT = 5.0  # seconds; a server that is down usually refuses at once
 
 
 def _encode_json(value: Any) -> str:
@@ -46,10 +49,40 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     This saves the round trip of the default RESET ALL on every release."""
 
 
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg.connect, a server that cannot be reached reported as UNAVAILABLE: the pool reconnects through this
+    on every acquire after a lost connection, so requests made during an outage get a clear, retryable error."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, TimeoutError) as error:
+        raise ServiceUnavailable(DATABASE) from error
+    except asyncpg.PostgresError as error:
+        if service_of(error) is None:
+            raise  # wrong password, no such database: configuration, not an outage
+        raise ServiceUnavailable(DATABASE) from error
+
+
+class _OutageOnce(logging.Filter):
+    """asyncpg's pool logs a traceback each time it fails to reconnect its floor; an outage is said once, by
+    tuneyard.core.outages, instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and service_of(error) is not None:
+            report(DATABASE, error)
+            return False
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OutageOnce())
+
+
 async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections decode JSON with orjson."""
+    """A pool whose connections decode JSON with orjson, and that reconnects by itself after an outage."""
     pool = await asyncpg.create_pool(
         dsn,
+        connect=_connect,
+        timeout=CONNECT_TIMEOUT,
         min_size=1,
         max_size=max_size,
         init=_init_connection,
@@ -74,16 +107,26 @@ async def xact_lock(conn: Connection, key: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
 
-async def transact(pool: Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
+async def transact(
+    pool: Pool, work: Callable[[Connection], Awaitable[T]], *, affected: Callable[[T], int | None] | None = None
+) -> T:
     """Run `work` in one transaction on a pooled connection, and again from the start when PostgreSQL aborts it as a
     deadlock victim or a serialization failure, at most ATTEMPTS times in all; then raise WriteConflictError.
 
-    Writers take their locks in one order so that deadlocks should not happen; this is the safety net."""
+    Writers take their locks in one order so that deadlocks should not happen; this is the safety net. Inside an
+    audited mutation whose entry is not written yet, the entry is written last, counting `affected(result)` rows.
+    """
     attempt = 1
     while True:
         try:
+            scope = audit.pending()
             async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
+                result = await work(conn)
+                if scope is not None:
+                    entry_id = await audit.insert(conn, scope, None if affected is None else affected(result))
+            if scope is not None:
+                scope.entry_id = entry_id  # committed: a later transaction of the same mutation writes no other
+            return result
         except RETRIED as error:
             if attempt == ATTEMPTS:
                 raise WriteConflictError(

@@ -6,7 +6,6 @@ A message carries only the job id; one sent with a delay waits in Redis, not in 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -17,10 +16,8 @@ from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
 from tuneyard.core.config import Settings
-from tuneyard.core.errors import UnavailableError
+from tuneyard.core.outages import REDIS, ServiceUnavailable, report
 from tuneyard.core.redis import sync_client
-
-log = logging.getLogger(__name__)
 
 # A dead worker's unacknowledged messages go back to the queue after this long; the job reaper has
 # usually retried the job by then, and the claim in SQL makes the late copy a no-op.
@@ -60,8 +57,8 @@ def enqueue(actor: str, queue: str, job_id: int, delay_seconds: float = 0.0) -> 
     try:
         _broker.enqueue(message, delay=delay)
     except (redis.ConnectionError, redis.TimeoutError) as error:
-        log.warning("cannot send job %s to the queue: %s", job_id, error)
-        raise UnavailableError("the job queue (Redis) is unreachable; the job was not started") from error
+        report(REDIS, error)  # an outage is logged once, not once per job
+        raise ServiceUnavailable(REDIS, "the job queue (Redis) is unreachable; the job was not started") from error
 
 
 def close() -> None:

@@ -69,15 +69,16 @@ async def tag(
         await xact_lock(conn, TAGS_LOCK)  # the statement's snapshot then holds every tag change committed before it
         return await conn.fetchrow(sql, *where.params, add, remove, note, filter_json)
 
-    row = await transact(pool, write)
+    row = await transact(pool, write, affected=lambda found: None if found is None else found["affected_count"])
     assert row is not None
     return _operation(row)
 
 
-async def undo(pool: Pool, operation_id: int) -> TagOperation | None:
+async def undo(conn: Connection, operation_id: int) -> TagOperation | None:
     """Take off what the operation added and put back what it removed, on exactly the examples it
     changed, leaving every other tag as it is now. None if it does not exist, was already undone, or some of its
-    examples were purged (their logged changes are gone with them, so it could only be undone in part)."""
+    examples were purged (their logged changes are gone with them, so it could only be undone in part).
+    Run inside a transaction."""
     sql = f"""
     WITH operation AS (
         UPDATE tag_operations SET undone_at = clock_timestamp()
@@ -92,11 +93,8 @@ async def undo(pool: Pool, operation_id: int) -> TagOperation | None:
     SELECT * FROM operation
     """
 
-    async def write(conn: Connection) -> asyncpg.Record | None:
-        await xact_lock(conn, TAGS_LOCK)
-        return await conn.fetchrow(sql, operation_id)
-
-    row = await transact(pool, write)
+    await xact_lock(conn, TAGS_LOCK)
+    row = await conn.fetchrow(sql, operation_id)
     return None if row is None else _operation(row)
 
 
@@ -125,11 +123,10 @@ async def set_archived(pool: Pool, where: Condition, archived: bool) -> int:
     UPDATE examples e SET archived = {bool(archived)}, updated_at = now() FROM target WHERE e.id = target.id
     """
 
-    async def write(conn: Connection) -> str:
-        return await conn.execute(sql, *where.params)
+    async def write(conn: Connection) -> int:
+        return int((await conn.execute(sql, *where.params)).rsplit(" ", 1)[1])
 
-    status = await transact(pool, write)
-    return int(status.rsplit(" ", 1)[1])
+    return await transact(pool, write, affected=lambda count: count)
 
 
 # Purging. A purge considers archived examples only, whatever its filter says, and keeps every example that a dataset

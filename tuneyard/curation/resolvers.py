@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types.nodes import SelectedField
 
+from tuneyard.core.audit import audited
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.curation import service as service
@@ -41,6 +42,7 @@ async def tag_operations(info: Info, first: int | None = 50) -> list[TagOperatio
     return [_operation(op) for op in await service.tag_operations(info.context.pool, 50 if first is None else first)]
 
 
+@audited
 async def tag_examples(
     info: Info,
     where: ExampleFilter,
@@ -53,21 +55,25 @@ async def tag_examples(
     return _operation(op)
 
 
+@audited
 async def undo_tag_operation(info: Info, id: strawberry.ID) -> TagOperation:
     info.context.require(Role.CURATOR)
     return _operation(await service.undo_tag_operation(info.context.pool, id))
 
 
+@audited
 async def archive_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
     info.context.require(Role.CURATOR)
     return ArchiveResult(affected_count=await service.archive(info.context.pool, as_filter(where)))
 
 
+@audited
 async def restore_examples(info: Info, where: ExampleFilter) -> ArchiveResult:
     info.context.require(Role.CURATOR)
     return ArchiveResult(affected_count=await service.restore(info.context.pool, as_filter(where)))
 
 
+@audited
 async def purge_examples(info: Info, where: ExampleFilter, confirm: str) -> PurgeResult:
     info.context.require(Role.ADMIN)
     counts = await service.purge(info.context.pool, as_filter(where), confirm)

@@ -41,10 +41,19 @@ async def tag_examples(
 
 async def undo_tag_operation(pool: Pool, operation_id: str) -> TagOperation:
     number = parse_id(operation_id, "tag operation")
-    undone = await repo.undo(pool, number)
-    if undone is not None:
+
+    async def work(conn: Connection) -> TagOperation:
+        undone = await repo.undo(conn, number)
+        if undone is None:
+            await _refuse_undo(conn, number, operation_id)
         return undone
-    existing = await repo.get_operation(pool, number)
+
+    return await transact(pool, work, affected=lambda op: op.affected_count)
+
+
+async def _refuse_undo(conn: Connection, number: int, operation_id: str) -> NoReturn:
+    """Why the operation cannot be undone: it does not exist, was undone, or some of its examples were purged."""
+    existing = await repo.get_operation(conn, number)
     if existing is None:
         raise NotFoundError(f"no tag operation with id {operation_id!r}")
     if existing.undone_at is not None:
@@ -85,10 +94,14 @@ async def purge(pool: Pool, where: Filter, confirm: str) -> PurgeCounts:
     condition = compile_filter(where, archived_default=True)
     key = _filter_key(where)
     if confirm == "":
-        counts = await repo.count_purgeable(pool, condition)
-        _check_purge_size(counts.deletable)
-        await repo.remember_dry_run(pool, key, counts.deletable)
-        return counts
+
+        async def dry_run(conn: Connection) -> PurgeCounts:
+            counts = await repo.count_purgeable(conn, condition)
+            _check_purge_size(counts.deletable)
+            await repo.remember_dry_run(conn, key, counts.deletable)
+            return counts
+
+        return await transact(pool, dry_run, affected=lambda _: 0)
     confirmed = _parse_confirm(confirm)
 
     async def work(conn: Connection) -> PurgeCounts:
@@ -106,7 +119,7 @@ async def purge(pool: Pool, where: Filter, confirm: str) -> PurgeCounts:
         await repo.forget_dry_run(conn, key)
         return PurgeCounts(deleted, counts.kept_in_datasets)
 
-    return await transact(pool, work)
+    return await transact(pool, work, affected=lambda counts: counts.deletable)
 
 
 def _filter_key(where: Filter) -> str:

@@ -41,10 +41,10 @@ class NewDataset:
 
     def validated(self) -> NewDataset:
         name = self.name.strip()
-        if not name or len(name) > MAX_NAME:
-            raise ValidationError(f"input.name: must be 1..{MAX_NAME} characters and not blank")
-        if self.description is not None and len(self.description) > MAX_DESCRIPTION:
-            raise ValidationError(f"input.description: at most {MAX_DESCRIPTION} characters")
+        if not name or len(name) > MAX_NAME or "\x00" in name:
+            raise ValidationError(f"input.name: must be 1..{MAX_NAME} characters, not blank, without NUL (U+0000)")
+        if self.description is not None and (len(self.description) > MAX_DESCRIPTION or "\x00" in self.description):
+            raise ValidationError(f"input.description: at most {MAX_DESCRIPTION} characters, without NUL (U+0000)")
         fraction = self.validation_fraction
         if not (math.isfinite(fraction) and 0 <= fraction <= MAX_FRACTION):
             raise ValidationError(f"input.validationFraction: must be between 0 and {MAX_FRACTION}, got {fraction}")

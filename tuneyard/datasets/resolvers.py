@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from tuneyard.core.audit import audited
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.datasets import service as service
@@ -43,6 +44,7 @@ async def dataset_diff(info: Info, base: strawberry.ID, head: strawberry.ID) -> 
     return DatasetDiff(base=dataset_to_schema(base_version), head=dataset_to_schema(head_version), counts=counts)
 
 
+@audited
 async def create_dataset(info: Info, input: CreateDatasetInput) -> Dataset:
     info.context.require(Role.CURATOR)
     new = NewDataset(
@@ -55,16 +57,19 @@ async def create_dataset(info: Info, input: CreateDatasetInput) -> Dataset:
     return dataset_to_schema(await service.create(info.context.pool, new))
 
 
+@audited
 async def set_current_dataset(info: Info, id: strawberry.ID) -> Dataset:
     info.context.require(Role.CURATOR)
     return dataset_to_schema(await service.set_current(info.context.pool, id))
 
 
+@audited
 async def delete_dataset(info: Info, id: strawberry.ID) -> Dataset:
     info.context.require(Role.CURATOR)
     return dataset_to_schema(await service.delete(info.context.pool, id))
 
 
+@audited
 async def export_dataset(info: Info, id: strawberry.ID, format: ExportFormat) -> Job:
     principal = info.context.require(Role.CURATOR)
     return job_to_schema(await exports.start_export(info.context.pool, id, format, principal.name))

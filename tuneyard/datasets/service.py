@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tuneyard.core.db import Connection, Pool
+from tuneyard.core.db import Connection, Pool, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import Page, check_page_size, decode_id_cursor, encode_id_cursor
@@ -20,11 +20,14 @@ async def create(pool: Pool, new: NewDataset) -> Dataset:
     """Freeze the non-archived examples matching new.filter as the next version of new.name; it becomes current."""
     new = new.validated()
     where = examples.compile_filter(new.filter)
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def work(conn: Connection) -> Dataset:
         created = await repo.create(conn, new, where)
         if created is None:
             raise ValidationError("input.where: no (non-archived) example matches; a dataset cannot be empty")
-    return created
+        return created
+
+    return await transact(pool, work, affected=lambda created: created.example_count)
 
 
 async def get(pool: Pool, dataset_id: object) -> Dataset | None:
@@ -48,20 +51,26 @@ async def list_datasets(
 
 async def set_current(pool: Pool, dataset_id: object) -> Dataset:
     """Make a version the current one of its name (a rollback when it is older)."""
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def work(conn: Connection) -> Dataset:
         dataset = await _locked(conn, dataset_id)
         if dataset.deleted_at is not None:
             raise ConflictError(f"dataset {dataset.name} v{dataset.version} is deleted; it cannot become current")
         return await repo.set_current(conn, dataset)
 
+    return await transact(pool, work, affected=lambda _: 1)
+
 
 async def delete(pool: Pool, dataset_id: object) -> Dataset:
     """Soft delete: rows, files and diffs stay; a deleted current version hands 'current' to the newest left."""
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def work(conn: Connection) -> Dataset:
         dataset = await _locked(conn, dataset_id)
         if dataset.deleted_at is not None:
             raise ConflictError(f"dataset {dataset.name} v{dataset.version} is already deleted")
         return await repo.soft_delete(conn, dataset)
+
+    return await transact(pool, work, affected=lambda _: 1)
 
 
 def _member_cursor(example: Example) -> str:

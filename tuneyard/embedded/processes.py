@@ -1,10 +1,8 @@
-"""Looking after the bundled servers' processes: a free port, and stopping a process we started."""
+"""Looking after the bundled servers' processes: a free port, whether a pid still runs, and stopping one we started."""
 
 from __future__ import annotations
 
 import socket
-
-import psutil
 
 
 def free_port() -> int:
@@ -13,8 +11,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def is_alive(pid: int) -> bool:
+    """True if pid runs; a zombie (killed, not yet reaped by its parent) does not count."""
+    import psutil  # imported here: only the embedded mode needs it (the tuneyard[embedded] extra)
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.AccessDenied:
+        return True  # another user's process: it exists
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
 def stop_process(pid: int, name_part: str, timeout: float = 10.0) -> None:
     """Terminate pid if it is still the process we started (its name contains name_part)."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         if name_part not in process.name():

@@ -19,6 +19,9 @@ from tuneyard.examples.models import check_no_nul
 
 MAX_DEPTH = 5
 MAX_LIST = 1000
+MAX_TEXT = 1000  # characters of a `text` search: websearch_to_tsquery's work grows with it
+# PostgreSQL takes at most 32,767 parameters in a statement; the statement around a filter keeps the rest.
+MAX_PARAMS = 32_000
 
 Filter = Mapping[str, Any]
 
@@ -37,6 +40,11 @@ class _Compiler:
         self.params: list[Any] = []
 
     def param(self, value: Any) -> str:
+        if len(self.params) >= MAX_PARAMS:
+            raise ValidationError(
+                f"filter: needs more than {MAX_PARAMS:,} SQL parameters (one per condition with a value): "
+                "put the values of many conditions in one list (`in`, `ids`, `tags`)"
+            )
         self.params.append(value)
         return f"${len(self.params)}"
 
@@ -74,6 +82,8 @@ class _Compiler:
             elif key == "text":
                 if not str(value).strip():
                     raise ValidationError(f"{at}: search text must not be empty")
+                if len(str(value)) > MAX_TEXT:
+                    raise ValidationError(f"{at}: search text is {len(str(value)):,} characters, at most {MAX_TEXT:,}")
                 check_no_nul(str(value), at)
                 parts.append(
                     f"to_tsvector('simple', e.user_request) @@ websearch_to_tsquery('simple', {self.param(value)})"

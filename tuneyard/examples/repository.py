@@ -82,7 +82,7 @@ async def upsert(pool: Pool, columns: list[list[Any]]) -> RecordResult:
     tagged = [(i, tags) for i, tags in zip(execution_ids, columns[_TAGS], strict=True) if tags != "[]"]
     written = [column for k, column in enumerate(columns) if k != _TAGS]
 
-    async def write(conn: Connection) -> tuple[set[int], set[int], set[int]]:
+    async def write(conn: Connection) -> RecordResult:
         row = await conn.fetchrow(_UPSERT, *written, dated)
         assert row is not None
         retagged: set[int] = set()
@@ -90,11 +90,11 @@ async def upsert(pool: Pool, columns: list[list[Any]]) -> RecordResult:
             await xact_lock(conn, TAGS_LOCK)
             ids, tags = [i for i, _ in tagged], [t for _, t in tagged]
             retagged = {r["example_id"] for r in await conn.fetch(_ADD_TAGS, ids, tags)}
-        return set(row["inserted"]), set(row["updated"]), retagged
+        inserted, updated = set(row["inserted"]), set(row["updated"])
+        changed = len(updated | (retagged - inserted))
+        return RecordResult(len(inserted), changed, len(execution_ids) - len(inserted) - changed)
 
-    inserted, updated, retagged = await transact(pool, write)
-    changed = len(updated | (retagged - inserted))
-    return RecordResult(inserted=len(inserted), updated=changed, unchanged=len(execution_ids) - len(inserted) - changed)
+    return await transact(pool, write, affected=lambda result: result.inserted + result.updated)
 
 
 def _select_list(columns: Iterable[str]) -> str:

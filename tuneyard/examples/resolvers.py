@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import strawberry
 
+from tuneyard.core.audit import FIRST_ITEMS, Summary, audited
 from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
@@ -23,6 +25,13 @@ from tuneyard.examples.types import (
 )
 
 
+def _record_summary(arguments: Mapping[str, Any]) -> Summary:
+    """A batch in the audit log: its size and its first executionIds (the examples themselves are in the table)."""
+    batch = arguments["examples"]
+    return {"examples": {"count": len(batch), "first": [e.execution_id for e in batch[:FIRST_ITEMS]]}}
+
+
+@audited(summary=_record_summary)
 async def record_examples(info: Info, examples: list[ExampleInput]) -> RecordExamplesResult:
     info.context.require(Role.CURATOR)
     batch = cast(list[NewExample], examples)  # ExampleInput builds NewExample directly (see examples.types)

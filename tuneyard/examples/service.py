@@ -9,10 +9,11 @@ from tuneyard.core.ids import parse_id
 from tuneyard.core.page import Page, check_page_size
 from tuneyard.examples import repository as repo
 from tuneyard.examples.filter_sql import Filter, compile_filter
+from tuneyard.examples.json_values import stored_problem
 from tuneyard.examples.models import Example, NewExample, RecordResult, batch_columns
 from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
 
-__all__ = ["Condition", "Filter", "compile_filter", "count", "get", "page", "record"]
+__all__ = ["Condition", "Filter", "compile_filter", "count", "get", "page", "record", "stored_problem"]
 
 
 async def record(pool: Pool, examples: list[NewExample]) -> RecordResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from tuneyard.core.audit import audited
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.finetunes import service
@@ -18,6 +19,7 @@ async def fine_tune_estimate(info: Info, input: FineTuneInput) -> FineTuneEstima
     return estimate_to_schema(await service.estimate_fine_tune(context.pool, context.settings, as_request(input)))
 
 
+@audited
 async def start_fine_tune(info: Info, input: FineTuneInput) -> Job:
     principal = info.context.require(Role.ADMIN)
     context = info.context

@@ -16,6 +16,7 @@ class JobKind(enum.Enum):
     FINE_TUNE = "FINE_TUNE"
     BENCHMARK = "BENCHMARK"
     MAINTENANCE = "MAINTENANCE"
+    IMPORT = "IMPORT"
 
 
 class JobStatus(enum.Enum):

@@ -23,6 +23,7 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
+from tuneyard.core import outages
 from tuneyard.core.errors import UnavailableError
 from tuneyard.core.graphql.fanout import Shared
 from tuneyard.core.redis import async_client
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LOST = "live job updates are unavailable: the connection to Redis was lost; reconnect to get the current state"
 DOWN = "live job updates are unavailable: Redis cannot be reached"
+UNREADABLE = "live job updates are unavailable: the database cannot be reached; reconnect to get the current state"
 RECONNECT_SECONDS = 0.5
 
 
@@ -59,7 +61,10 @@ async def announce(job: Job) -> None:
     try:
         await client.publish(channel, note)
     except (redis.RedisError, OSError) as error:
-        log.warning("job %s changed but could not be announced: %s", job.id, error)
+        if outages.service_of(error) is None:
+            log.warning("job %s changed but could not be announced: %s", job.id, error)
+        else:  # an outage is logged once, not once per job change
+            outages.report(outages.REDIS, error)
 
 
 @dataclass(eq=False, slots=True)
@@ -126,7 +131,7 @@ class ProgressHub:
     async def watch(self, job_id: int | None = None, kinds: frozenset[JobKind] | None = None) -> AsyncIterator[Watch]:
         """Register a subscriber (before the caller reads the current state, so no change slips by)."""
         if not self.connected:
-            raise UnavailableError(DOWN)
+            raise outages.ServiceUnavailable(outages.REDIS, DOWN)
         watch = Watch(job_id, kinds)
         group = self._all if job_id is None else self._by_job.setdefault(job_id, set())
         group.add(watch)
@@ -146,6 +151,7 @@ class ProgressHub:
                 await pubsub.subscribe(self._channel)
                 if not self.connected:
                     log.info("listening for job changes on %s", self._channel)
+                    outages.recovered(outages.REDIS)
                 self._connected.set()
                 while True:
                     message = await pubsub.get_message(timeout=5.0)
@@ -154,10 +160,11 @@ class ProgressHub:
                     elif message["type"] == "message":
                         await self._dispatch(message["data"])
             except (redis.RedisError, OSError) as error:
+                outages.report(outages.REDIS, error)  # one line per outage, however often this loop retries
                 if self.connected:
-                    log.warning("lost the job-changes subscription: %s", error)
                     self._connected.clear()
-                    self._fail_all(UnavailableError(LOST))
+                    # Subscribers may have missed changes from now on: their streams end with UNAVAILABLE.
+                    self._fail_all(outages.ServiceUnavailable(outages.REDIS, LOST))
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -175,8 +182,14 @@ class ProgressHub:
             return
         try:
             job = await repo.get(self._pool, job_id)
-        except (asyncpg.PostgresError, OSError) as error:
-            log.warning("cannot read job %s to send its change: %s", job_id, error)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, UnavailableError) as error:
+            if outages.unavailable(error) is None:
+                log.warning("cannot read job %s to send its change: %s", job_id, error)
+                return
+            # This change is lost to whoever wanted it: their streams end, and a new one starts from the row.
+            lost = outages.ServiceUnavailable(outages.DATABASE, UNREADABLE)
+            for watch in [*self._by_job.get(job_id, ()), *(w for w in self._all if w.wants(kind))]:
+                watch.push(lost)
             return
         if job is None:
             return

@@ -7,7 +7,9 @@ import logging
 
 import asyncpg
 
+from tuneyard.core import outages
 from tuneyard.core.config import Settings
+from tuneyard.core.errors import UnavailableError
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs.models import Job, JobStatus
 from tuneyard.jobs.progress import announce
@@ -36,6 +38,7 @@ async def reap_forever(pool: asyncpg.Pool, settings: Settings) -> None:
     while True:
         try:
             await recover(pool, settings)
-        except (asyncpg.PostgresError, OSError) as error:
-            log.warning("job reaper: %s", error)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, UnavailableError) as error:
+            if outages.unavailable(error) is None:  # an outage is logged once, by tuneyard.core.outages
+                log.warning("job reaper: %s", error)
         await asyncio.sleep(settings.job_reap_seconds)

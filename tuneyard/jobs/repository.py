@@ -12,9 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from tuneyard.core.db import Executor
 from tuneyard.jobs.models import Job, JobEvent, JobKind, JobStatus
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 _COLUMNS = (
     "id, kind, status, progress, message, error, input, result, attempts, version, actor, queue, checkpoint, "

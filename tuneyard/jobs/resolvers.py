@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from graphql import GraphQLError
 
+from tuneyard.core.audit import audited
 from tuneyard.core.errors import NotFoundError, TuneyardError, UnavailableError
 from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
@@ -51,6 +52,7 @@ async def jobs(
     return Connection[Job].of(shown, lambda: service.count(pool, statuses, kinds))
 
 
+@audited
 async def cancel_job(info: Info, id: strawberry.ID) -> Job:
     info.context.require(Role.CURATOR)
     return to_schema(await service.cancel(info.context.pool, id))

@@ -16,8 +16,9 @@ from typing import Any, Generic
 
 import asyncpg
 
+from tuneyard.core import outages
 from tuneyard.core.config import Settings
-from tuneyard.core.errors import TuneyardError
+from tuneyard.core.errors import TuneyardError, UnavailableError
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs.models import InputT, Job, JobModel, JobStatus, JobType, ResultT
 from tuneyard.jobs.progress import announce
@@ -194,8 +195,9 @@ class JobRun(Generic[InputT, ResultT]):
             await asyncio.sleep(self.settings.job_heartbeat_seconds)
             try:
                 await self._beat_once()
-            except (asyncpg.PostgresError, OSError) as error:
-                log.warning("job %s: heartbeat failed: %s", self.id, error)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, UnavailableError) as error:
+                if outages.unavailable(error) is None:  # an outage is logged once, by tuneyard.core.outages
+                    log.warning("job %s: heartbeat failed: %s", self.id, error)
 
     async def _run(self, work: Callable[[JobRun[InputT, ResultT]], Awaitable[ResultT]]) -> Any:
         """Run the work beside a heartbeat; its result as JSON."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from tuneyard.core import outages
 from tuneyard.core.errors import TuneyardError
 from tuneyard.jobs import repository as repo
 from tuneyard.jobs.models import InputT, JobStatus, JobType, ResultT
@@ -47,6 +49,12 @@ async def execute(
     except asyncio.CancelledError:
         await asyncio.shield(run._release())
         raise
+    except outages.ERRORS as error:
+        # The database or Redis went away: not the job's fault, so not FAILED. It goes back to the queue (no attempt
+        # counted); while the database is still down that fails too, and the reaper retries the job once it is back.
+        outages.unavailable(error)
+        with contextlib.suppress(Exception):
+            await run._release()
     except TuneyardError as error:
         await run._finish(JobStatus.FAILED, "failed", run._partial(), error.message)
     except Exception as error:

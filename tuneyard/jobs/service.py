@@ -13,7 +13,9 @@ from typing import Any
 
 import asyncpg
 
+from tuneyard.core import audit
 from tuneyard.core import queue as broker
+from tuneyard.core.db import Connection, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import Page, check_page_size, decode_id_cursor, encode_id_cursor
@@ -32,15 +34,26 @@ __all__ = [
 async def create_and_enqueue(
     pool: asyncpg.Pool, job_type: JobType[InputT, Any], input: InputT, *, created_by: str | None = None
 ) -> Job:
-    """Commit a QUEUED job, then send its message; UNAVAILABLE (and no row) if Redis cannot take it."""
-    job = await repo.insert(pool, job_type.kind, job_type.actor, job_type.queue, input.to_json(), created_by)
+    """Commit a QUEUED job, then send its message; UNAVAILABLE (and no row, nor its audit entry) if Redis cannot
+    take it."""
+
+    async def insert(conn: Connection) -> Job:
+        return await repo.insert(conn, job_type.kind, job_type.actor, job_type.queue, input.to_json(), created_by)
+
+    job = await transact(pool, insert, affected=lambda _: 1)
     try:
         await asyncio.to_thread(broker.enqueue, job.actor, job.queue, job.id)
     except UnavailableError:
-        await repo.delete_unstarted(pool, job.id)
+        await transact(pool, lambda conn: _take_back(conn, job.id))
         raise
     await announce(job)
     return job
+
+
+async def _take_back(conn: Connection, job_id: int) -> None:
+    """Delete a job whose message could not be sent, with the audit entry of the mutation that started it."""
+    if await repo.delete_unstarted(conn, job_id):
+        await audit.withdraw(conn)
 
 
 async def send(job: Job, delay_seconds: float = 0.0) -> None:
@@ -77,17 +90,23 @@ async def events(pool: asyncpg.Pool, job_id: int, last: int) -> list[JobEvent]:
 async def cancel(pool: asyncpg.Pool, job_id: str | int) -> Job:
     """QUEUED -> CANCELLED at once; RUNNING -> CANCELLING (a waiting one due at once, to run its clean-up)."""
     number = parse_id(job_id, "job")
-    job = await repo.cancel(pool, number)
-    if job is not None:
+
+    async def work(conn: Connection) -> tuple[Job, bool]:
+        job = await repo.cancel(conn, number)
+        if job is not None:
+            return job, True
+        existing = await repo.get(conn, number)
+        if existing is None:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        if existing.status is JobStatus.CANCELLING:
+            return existing, False  # already on its way: cancelling twice is not an error
+        raise ConflictError(
+            f"job {number} is already {existing.status.value}; only a queued or running job can be cancelled"
+        )
+
+    job, changed = await transact(pool, work, affected=lambda done: int(done[1]))
+    if changed:
         await announce(job)
         if job.resume_at is not None:
             await send(job)
-        return job
-    existing = await repo.get(pool, number)
-    if existing is None:
-        raise NotFoundError(f"no job with id {job_id!r}")
-    if existing.status is JobStatus.CANCELLING:
-        return existing  # already on its way: cancelling twice is not an error
-    raise ConflictError(
-        f"job {number} is already {existing.status.value}; only a queued or running job can be cancelled"
-    )
+    return job

@@ -1,4 +1,4 @@
-"""SQL for the examples check: one chunk at a time, in id order."""
+"""SQL for the examples check: one chunk at a time, in id order: its tags, then its stored content."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from tuneyard.examples.models import MAX_LABEL
+from tuneyard.core.graphql.scalars import EARLIEST, LATEST
+from tuneyard.examples.models import FIELDS, MAX_LABEL
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -60,3 +61,35 @@ async def check_chunk(conn: Executor, after_id: int, limit: int, repair: bool) -
     )  # fmt: skip
     assert row is not None
     return ChunkReport(**dict(row.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContent:
+    """An example's JSON fields as stored (jsonb text), and its createdAt when outside the years Tuneyard takes."""
+
+    id: int
+    execution_id: str
+    json: dict[str, str | None]  # by GraphQL field name
+    created_at_outside: str | None
+
+
+# The JSON fields by GraphQL name and column; createdAt read as text, since a driver cannot decode every year.
+_JSON_FIELDS = [(f.graphql, f.name) for f in FIELDS if f.json]
+
+
+async def stored_content(conn: Executor, after_id: int, last_id: int) -> list[StoredContent]:
+    """The JSON fields and out-of-range createdAt of the examples with ids in (after_id, last_id]."""
+    rows = await conn.fetch(
+        f"""
+        SELECT id, execution_id, {", ".join(f"{column}::text" for _, column in _JSON_FIELDS)},
+               CASE WHEN created_at NOT BETWEEN $3 AND $4 THEN created_at::text END AS created_at_outside
+        FROM examples WHERE id > $1 AND id <= $2 ORDER BY id
+        """,
+        after_id, last_id, EARLIEST, LATEST,
+    )  # fmt: skip
+    return [
+        StoredContent(
+            r["id"], r["execution_id"], {name: r[column] for name, column in _JSON_FIELDS}, r["created_at_outside"]
+        )
+        for r in rows
+    ]

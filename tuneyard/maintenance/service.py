@@ -1,18 +1,21 @@
-"""Maintenance jobs over the examples: check (and optionally repair) their invariants in chunks."""
+"""Maintenance jobs over the examples: check their invariants in chunks, repair their tags, report bad content."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 
 from tuneyard.core.errors import ValidationError
+from tuneyard.examples.service import stored_problem
 from tuneyard.jobs.models import Job, JobKind, JobModel, JobType
 from tuneyard.jobs.service import JobRun, create_and_enqueue
 from tuneyard.maintenance import repository as repo
 
 MAX_CHUNK = 10_000
 MAX_PAUSE_MS = 60_000
+MAX_PROBLEMS = 100  # content problems listed in the report; all are counted
 
 
 class CheckInput(JobModel):
@@ -29,6 +32,11 @@ class CheckReport(JobModel):
     blank_tags: int = 0
     overlong_tags: int = 0
     repaired: int = 0
+    # Stored content that breaks a rule new examples are held to (JSON too deep, not an object where one is
+    # expected, an integer outside +-2^53, createdAt outside 1900-9999): counted, the first ones listed, never
+    # repaired (only the orchestrator knows what was meant). PostgreSQL cannot store NUL, so none can be found.
+    content_problems: int = 0
+    problems: list[dict[str, Any]] = []  # {exampleId, executionId, field, message}
     complete: bool = False
 
 
@@ -61,6 +69,7 @@ async def check_examples(run: JobRun[CheckInput, CheckReport]) -> CheckReport:
         chunk = await repo.check_chunk(run.pool, after, options.chunk_size, options.repair)
         if chunk.last_id is None:
             break
+        found = content_problems(await repo.stored_content(run.pool, after, chunk.last_id))
         after = chunk.last_id
         report = run.result = CheckReport(
             examined=report.examined + chunk.examined,
@@ -68,9 +77,26 @@ async def check_examples(run: JobRun[CheckInput, CheckReport]) -> CheckReport:
             blank_tags=report.blank_tags + chunk.blank_tags,
             overlong_tags=report.overlong_tags + chunk.overlong_tags,
             repaired=report.repaired + chunk.repaired,
+            content_problems=report.content_problems + len(found),
+            problems=(report.problems + found)[:MAX_PROBLEMS],
         )
         done = report.examined
         await run.progress(min(done / total, 1.0) if total else 1.0, f"checked {done} of {total} examples")
         if options.pause_ms:
             await asyncio.sleep(options.pause_ms / 1000)
     return report.model_copy(update={"complete": True})
+
+
+def content_problems(examples: list[repo.StoredContent]) -> list[dict[str, Any]]:
+    """Each field of these stored examples that breaks a rule new examples are held to."""
+    found = []
+    for example in examples:
+        problems = [(name, stored_problem(name, text)) for name, text in example.json.items() if text is not None]
+        if example.created_at_outside is not None:
+            problems.append(("createdAt", f"{example.created_at_outside} is outside 1900-01-01 to 9999-12-31 (UTC)"))
+        found += [
+            {"exampleId": str(example.id), "executionId": example.execution_id, "field": name, "message": message}
+            for name, message in problems
+            if message is not None
+        ]
+    return found

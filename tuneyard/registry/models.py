@@ -88,14 +88,14 @@ class BenchmarkResult:
 
 def check_purpose(purpose: str) -> str:
     cleaned = purpose.strip()
-    if not 1 <= len(cleaned) <= MAX_PURPOSE:
-        raise ValidationError(f"purpose: must be 1 to {MAX_PURPOSE} characters and not blank")
+    if not 1 <= len(cleaned) <= MAX_PURPOSE or "\x00" in cleaned:
+        raise ValidationError(f"purpose: must be 1 to {MAX_PURPOSE} characters, not blank, without NUL (U+0000)")
     return cleaned
 
 
 def check_reason(reason: str | None) -> str | None:
-    if reason is not None and len(reason) > MAX_REASON:
-        raise ValidationError(f"reason: at most {MAX_REASON} characters")
+    if reason is not None and (len(reason) > MAX_REASON or "\x00" in reason):
+        raise ValidationError(f"reason: at most {MAX_REASON} characters, without NUL (U+0000)")
     return reason
 
 

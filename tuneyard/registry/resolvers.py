@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from tuneyard.core.audit import audited
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.principal import Role
 from tuneyard.jobs.types import Job
@@ -47,6 +48,7 @@ async def benchmarks(
     return [benchmark_to_schema(b) for b in found]
 
 
+@audited
 async def register_model(info: Info, input: RegisterModelInput) -> Model:
     info.context.require(Role.ADMIN)
     new = service.NewModel(
@@ -56,11 +58,13 @@ async def register_model(info: Info, input: RegisterModelInput) -> Model:
     return to_schema(await service.register_by_hand(info.context.pool, new))
 
 
+@audited
 async def retire_model(info: Info, id: strawberry.ID) -> Model:
     info.context.require(Role.ADMIN)
     return to_schema(await service.retire(info.context.pool, id))
 
 
+@audited
 async def set_active_model(
     info: Info, model_id: strawberry.ID, purpose: str = service.DEFAULT_PURPOSE, reason: str | None = None
 ) -> ActiveModel:
@@ -70,6 +74,7 @@ async def set_active_model(
     return active_to_schema(found)
 
 
+@audited
 async def rollback_active_model(
     info: Info, purpose: str = service.DEFAULT_PURPOSE, reason: str | None = None
 ) -> ActiveModel:
@@ -78,6 +83,7 @@ async def rollback_active_model(
     return active_to_schema(await service.rollback(context.pool, context.settings, purpose, reason, principal.name))
 
 
+@audited
 async def benchmark_models(
     info: Info, model_ids: list[strawberry.ID], dataset_id: strawberry.ID, limit: int | None = None
 ) -> Job:

@@ -63,13 +63,17 @@ async def register_by_hand(pool: asyncpg.Pool, new: NewModel) -> Model:
         raise ValidationError("input.providerModelId: must be 1 to 500 characters and not blank")
     base = (new.base_model or "").strip() or model_id
     new = dataclasses.replace(new, name=name, provider_model_id=model_id, base_model=base)
-    created = await repo.register_by_hand(pool, new)
-    if created is None:
-        existing = await repo.registered(pool, new.provider, model_id)
-        raise ConflictError(
-            f"{new.provider.value} model {model_id!r} is registered already (model {existing and existing.id})"
-        )
-    return _facts_shutdown(created)
+
+    async def work(conn: Connection) -> Model:
+        created = await repo.register_by_hand(conn, new)
+        if created is None:
+            existing = await repo.registered(conn, new.provider, model_id)
+            raise ConflictError(
+                f"{new.provider.value} model {model_id!r} is registered already (model {existing and existing.id})"
+            )
+        return created
+
+    return _facts_shutdown(await transact(pool, work, affected=lambda _: 1))
 
 
 async def get(pool: asyncpg.Pool, model_id: str | int) -> Model | None:
@@ -91,10 +95,15 @@ async def listed(pool: asyncpg.Pool, provider: Provider | None, include_retired:
 
 async def retire(pool: asyncpg.Pool, model_id: str) -> Model:
     """Hide a model from new activation; it, its history and an activation in force stay."""
-    retired = await repo.retire(pool, parse_id(model_id, "model"))
-    if retired is None:
-        raise NotFoundError(f"no model with id {model_id!r}")
-    return _facts_shutdown(retired)
+    number = parse_id(model_id, "model")
+
+    async def work(conn: Connection) -> Model:
+        retired = await repo.retire(conn, number)
+        if retired is None:
+            raise NotFoundError(f"no model with id {model_id!r}")
+        return retired
+
+    return _facts_shutdown(await transact(pool, work, affected=lambda _: 1))
 
 
 def _unusable(model: Model, settings: Settings) -> str | None:
@@ -155,14 +164,16 @@ async def set_active(
     model = await require(pool, model_id)
     _require_usable(model, settings)
 
-    async def change(conn: Connection) -> None:
+    async def change(conn: Connection) -> int:
         await repo.lock_purpose(conn, purpose)
         current = await repo.current_change(conn, purpose)
-        if current is None or current.model_id != model.id:
-            previous = None if current is None else current.model_id
-            await repo.add_change(conn, purpose, model.id, previous, reason, changed_by, None)
+        if current is not None and current.model_id == model.id:
+            return 0
+        previous = None if current is None else current.model_id
+        await repo.add_change(conn, purpose, model.id, previous, reason, changed_by, None)
+        return 1
 
-    await transact(pool, change)
+    await transact(pool, change, affected=lambda changes: changes)
     found = await active(pool, settings, purpose)
     assert found is not None
     return found
@@ -186,7 +197,7 @@ async def rollback(pool: asyncpg.Pool, settings: Settings, purpose: str, reason:
         _require_usable(_facts_shutdown(previous), settings)
         await repo.add_change(conn, purpose, previous.id, current.model_id, reason, changed_by, current.id)
 
-    await transact(pool, change)
+    await transact(pool, change, affected=lambda _: 1)
     found = await active(pool, settings, purpose)
     assert found is not None
     return found

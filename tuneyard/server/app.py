@@ -1,4 +1,4 @@
-"""The ASGI app: its routes (/graphql over HTTP and WebSocket, /exports, GraphiQL, /healthz) and lifespan."""
+"""The ASGI app: its routes (/graphql over HTTP and WebSocket, /exports, GraphiQL, the dashboard, /healthz), lifespan."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -20,25 +20,14 @@ from tuneyard.core.graphql.masking import MASKED_MESSAGE
 from tuneyard.core.redis import async_client
 from tuneyard.jobs.runtime import serving_jobs
 from tuneyard.server import graphiql
+from tuneyard.server.dashboard.routes import ROUTES as DASHBOARD_ROUTES
 from tuneyard.server.downloads import download_export
 from tuneyard.server.edge import Edge, error_response
+from tuneyard.server.health import Health, healthz
 from tuneyard.server.http import GraphQLPost
+from tuneyard.server.imports import upload
+from tuneyard.server.logs import AccessLog
 from tuneyard.server.view import GraphQLApp
-
-
-async def healthz(request: Request) -> JSONResponse:
-    state = request.app.state
-    report = {"database": "ok", "redis": "ok"}
-    try:
-        await state.pool.fetchval("SELECT 1", timeout=2)
-    except Exception as error:  # health must report any failure, whatever its kind
-        report["database"] = f"unreachable: {error}"
-    try:
-        await state.redis.ping()
-    except Exception as error:
-        report["redis"] = f"unreachable: {error}"
-    healthy = all(v == "ok" for v in report.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **report}, 200 if healthy else 503)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -65,6 +54,8 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp
         redis_client = async_client(redis_url)
         edge.pool, edge.authenticator = pool, Authenticator(pool, settings.token_cache_seconds)
         app.state.pool, app.state.redis = pool, redis_client
+        app.state.health = Health(database_url, redis_client)
+        app.state.health.start()
         # Start-up objects live forever: keep them out of every collection, and collect the young
         # generation less often, since a 1,000-example batch allocates tens of thousands of objects.
         gc.freeze()
@@ -74,6 +65,7 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp
                 edge.progress_hub = progress_hub  # the subscriptions' one Redis listener
                 yield
         finally:
+            await app.state.health.close()
             await redis_client.aclose()
             await pool.close()
 
@@ -82,15 +74,21 @@ def create_app(settings: Settings, database_url: str, redis_url: str) -> ASGIApp
     async def download(request: Request) -> Response:
         return await download_export(request, edge)
 
+    async def import_upload(request: Request) -> Response:
+        return await upload(request, edge)
+
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/graphiql/{name}", graphiql.asset),
             Route("/exports/{export_id}", download, methods=["GET"]),
+            Route("/import", import_upload, methods=["POST"]),  # a JSONL file of examples (tuneyard.server.imports)
             Route("/graphql", graphql, methods=["GET"]),  # POST: the lean path in front (tuneyard.server.http)
             WebSocketRoute("/graphql", graphql),
+            *DASHBOARD_ROUTES,  # GET / and /dashboard/...
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    return GraphQLPost(app, edge)
+    served = GraphQLPost(app, edge)
+    return AccessLog(served) if settings.access_log else served

@@ -46,13 +46,16 @@ class Edge:
     async def authenticate(self, scope: Scope, connection_params: object = None) -> Principal:
         """The caller, from the Authorization header or, over WebSocket, the connection_init payload.
 
-        Raises UnauthenticatedError with the reason when there is no valid bearer token.
+        Raises UnauthenticatedError with the reason when there is no valid bearer token. The principal is kept in
+        the scope's state (tuneyard.server.logs logs its name).
         """
         if scope["type"] == "websocket":
             authorization = _payload_authorization(connection_params)
         else:
             authorization = header(scope, b"authorization").decode("latin-1")
-        return await self.authenticator.authenticate(authorization)
+        principal = await self.authenticator.authenticate(authorization)
+        scope.setdefault("state", {})["principal"] = principal  # who asked, for the access log
+        return principal
 
     def build_context(self, principal: Principal | None, request: Any = None, response: Any = None) -> Context:
         """The context of one operation (for WebSocket: one connection, whose principal comes with connection_init)."""

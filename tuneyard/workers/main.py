@@ -23,15 +23,18 @@ import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
 
+from tuneyard.core import outages
 from tuneyard.core import queue as broker
 from tuneyard.core.config import Settings
 from tuneyard.core.db import create_pool
 from tuneyard.core.errors import UnavailableError
 from tuneyard.core.redis import async_client
+from tuneyard.datasets.exports.parts import remove_orphaned_parts
 from tuneyard.jobs import progress, registry
 from tuneyard.jobs.reaper import reap_forever
 from tuneyard.jobs.run import RunEnv
 from tuneyard.jobs.runner import execute
+from tuneyard.jobs.runtime import watch_outages
 from tuneyard.jobs.service import send
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 # Each domain's tasks module binds its job types when imported; a new job kind adds its module here.
 TASK_MODULES = (
     "tuneyard.datasets.exports.tasks",
+    "tuneyard.examples.imports.tasks",
     "tuneyard.finetunes.tasks",
     "tuneyard.maintenance.tasks",
     "tuneyard.registry.tasks",
@@ -85,6 +89,8 @@ class Resources(Middleware):
         self.pool = await create_pool(self.database_url, max_size=self.threads + 2)
         self.redis = async_client(self.redis_url)
         progress.configure(self.redis, self.settings.queue_namespace)
+        watch_outages(self.pool, self.redis)  # a lost database or Redis: one log line, and one when it is back
+        await remove_orphaned_parts(self.pool, self.settings.export_dir)
         self.reaper = asyncio.create_task(reap_forever(self.pool, self.settings))
 
     async def _close(self) -> None:
@@ -97,6 +103,7 @@ class Resources(Middleware):
             self.reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reaper
+        watch_outages(None, None)
         if self.redis is not None:
             await self.redis.aclose()
         if self.pool is not None:
@@ -150,8 +157,10 @@ def run_worker(
     worker = dramatiq.Worker(the_broker, worker_threads=threads, worker_timeout=settings.worker_poll_ms)
     # Take no more messages than there are threads, so that an idle worker elsewhere gets the rest.
     worker.queue_prefetch = threads
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(outages.QueueConsumerOutages())  # a Redis outage: one line, not 2 per queue every 3 s
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: the terminal of `serve` was closed
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
     log.info(

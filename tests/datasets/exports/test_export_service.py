@@ -123,6 +123,37 @@ async def test_cancelling_mid_export_leaves_no_file(
     assert run.reported[-1] == 1.0
 
 
+class Reports:
+    """A run that keeps every progress report."""
+
+    def __init__(self) -> None:
+        self.reported: list[tuple[float, str | None]] = []
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        self.reported.append((fraction, message))
+
+    async def check_cancelled(self) -> None:
+        return None
+
+
+async def test_counting_the_last_tokens_is_reported_as_its_own_phase(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens are counted a few batches behind the writing: once every line is written, the job says it is counting
+    tokens, and its fraction (examples whose tokens are counted) moves on to the end instead of standing still."""
+    await load(pool, 500)
+    version = await service.create(pool, new("phases", {}))
+    monkeypatch.setattr(exports, "BATCH", 50)
+    run = Reports()
+    await exports.export_dataset(pool, tmp_path, version.id, ExportFormat.OPENAI_CHAT, run)
+    fractions = [fraction for fraction, _ in run.reported]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    phase = [i for i, (_, message) in enumerate(run.reported) if (message or "").startswith("counting tokens: ")]
+    assert phase, run.reported
+    counted = int(run.reported[phase[0]][1].split()[2].replace(",", ""))  # type: ignore[union-attr]
+    assert counted < 500 and run.reported[phase[0]][1].endswith("of 500 examples (every line is written)")
+
+
 async def test_a_job_run_twice_records_its_files_once(pool: asyncpg.Pool, tmp_path: Path) -> None:
     await load(pool, 50)
     version = await service.create(pool, new("twice", {}))

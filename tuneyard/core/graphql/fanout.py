@@ -34,7 +34,7 @@ class Shared:
 class Route:
     """How one WebSocket operation sends its results; its task finds it in `current_route`."""
 
-    __slots__ = ("_head", "_pending", "_send", "key", "message_type", "op_id")
+    __slots__ = ("_head", "_pending", "_send", "ended", "key", "message_type", "op_id")
 
     def __init__(self, send: SendFrame, op_id: str, message_type: str, key: Hashable | None) -> None:
         self._send = send
@@ -43,6 +43,7 @@ class Route:
         self.key = key  # None: never share (variables that cannot be keyed)
         self._head = b'{"id":' + orjson.dumps(op_id) + b',"type":"' + message_type.encode() + b'","payload":'
         self._pending: Shared | None = None
+        self.ended = False  # ended with a terminal error message: no `complete` follows it
 
     async def send_rendered(self, memo: Shared) -> bool:
         """Send the change as another subscriber with the same key rendered it; False if none has yet.
@@ -74,6 +75,19 @@ async def sent_as_rendered(memo: Shared) -> bool:
     """True if this change went out as another subscriber's rendering; False: yield it for execution."""
     route = current_route.get()
     return route is not None and await route.send_rendered(memo)
+
+
+def unavailable_end(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """For a `next` whose only content is UNAVAILABLE errors (the stream lost the database or Redis and ends): the
+    graphql-transport-ws `error` message to send instead, which ends the operation as a failure. Clients take
+    `next` + `complete` for a normal end, and would not know to resubscribe."""
+    payload = message.get("payload")
+    if message.get("type") != "next" or not isinstance(payload, Mapping) or payload.get("data") is not None:
+        return None
+    errors = payload.get("errors") or []
+    if not errors or any((e.get("extensions") or {}).get("code") != "UNAVAILABLE" for e in errors):
+        return None
+    return {"id": message["id"], "type": "error", "payload": errors}
 
 
 def encode(message: Mapping[str, Any]) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import os
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +33,17 @@ from tuneyard.datasets.exports.models import (
     ExportTokens,
     TokenCounts,
 )
-from tuneyard.datasets.exports.writer import Batch, OutputFile, Tally, Writer, file_stem, open_output, token_counter
+from tuneyard.datasets.exports.parts import remove_parts_of
+from tuneyard.datasets.exports.writer import (
+    Batch,
+    ExportProgress,
+    OutputFile,
+    Tally,
+    Writer,
+    file_stem,
+    open_output,
+    token_counter,
+)
 from tuneyard.datasets.models import Dataset, DatasetExport, ExportFormat, Split
 from tuneyard.jobs.models import Job
 from tuneyard.jobs.service import JobRun, create_and_enqueue
@@ -42,7 +51,6 @@ from tuneyard.jobs.service import JobRun, create_and_enqueue
 BATCH = 5000
 IN_FLIGHT = 4  # batches whose tokens are being counted while the next is rendered
 MIN_EXAMPLES = 10  # OpenAI refuses training files with fewer examples; others learn little from them
-_PROGRESS_EVERY = 0.5  # seconds
 
 
 class ExportRun(Protocol):
@@ -79,12 +87,14 @@ async def export_dataset(
         raise ConflictError(f"dataset {dataset.name} v{dataset.version} is deleted; it cannot be exported")
     exporter = exporter_for(fmt)
     await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
+    if job_id is not None:
+        await remove_parts_of(export_dir, job_id)  # a retry: what a killed attempt left behind
     splits: list[Split | None] = [None] if dataset.validation_count == 0 else [Split.TRAIN, Split.VALIDATION]
     files: dict[Split, OutputFile] = {}
     written: list[Path] = []
     try:
         for split in splits:
-            file = open_output(export_dir, file_stem(dataset, fmt, split), split)
+            file = open_output(export_dir, file_stem(dataset, fmt, split), split, job_id)
             written.append(file.temp)
             for member in [Split.TRAIN, Split.VALIDATION] if split is None else [split]:
                 files[member] = file
@@ -112,7 +122,7 @@ async def export_dataset(
 async def _stream(pool: asyncpg.Pool, dataset: Dataset, writer: Writer, run: ExportRun) -> None:
     """Feed every frozen row, in example id order, through the writer: while one batch is rendered, the next is
     fetched and the tokens of up to IN_FLIGHT earlier ones are counted. Memory stays bounded by the batches."""
-    done, last_report = 0, time.monotonic()
+    progress = ExportProgress(dataset.example_count, run.progress)
     loop = asyncio.get_running_loop()
     counting: deque[tuple[Batch, asyncio.Future[list[int]]]] = deque()
     with (
@@ -133,14 +143,13 @@ async def _stream(pool: asyncpg.Pool, dataset: Dataset, writer: Writer, run: Exp
                     if len(counting) > IN_FLIGHT:
                         counted, count = counting.popleft()
                         writer.add_counts(counted, await count)
-                    done += len(batch.ids)
-                    if time.monotonic() - last_report >= _PROGRESS_EVERY:
-                        last_report = time.monotonic()
-                        fraction = 0.99 * done / dataset.example_count
-                        await run.progress(fraction, f"{done:,} of {dataset.example_count:,}")
+                        await progress.add(counted=len(counted.ids))
+                    await progress.add(written=len(batch.ids))
+                await progress.counting_tokens()  # every line is written: the last batches' tokens remain
                 while counting:
                     counted, count = counting.popleft()
                     writer.add_counts(counted, await count)
+                    await progress.add(counted=len(counted.ids))
             finally:
                 futures: list[asyncio.Future[Any]] = [pending, *(count for _, count in counting)]
                 for future in futures:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import re
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,13 @@ from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import tokens, training_text
 from tuneyard.datasets.exports.formats.base import Exporter, user_text
 from tuneyard.datasets.exports.models import ExportProblem
+from tuneyard.datasets.exports.parts import part_name
 from tuneyard.datasets.models import Dataset, ExportFormat, FrozenExample, Split
 
 COUNT_IN_PROCESS = 50_000  # examples; fewer are counted in a thread (starting processes costs ~0.2-0.5 s)
 COUNTERS = 2  # token-counting processes (about 85 MB each): counting is most of an export's CPU time
 MAX_LISTED_PROBLEMS = 1000
+PROGRESS_EVERY = 0.5  # seconds between progress reports
 
 
 @dataclass
@@ -83,10 +86,10 @@ def file_stem(dataset: Dataset, fmt: ExportFormat, split: Split | None) -> str:
     return f"{slug[:80]}-v{dataset.version}-{fmt.value.lower()}{suffix}"
 
 
-def open_output(export_dir: Path, stem: str, split: Split | None) -> OutputFile:
-    """A new temporary file (hidden, never served) and the name it gets when complete."""
+def open_output(export_dir: Path, stem: str, split: Split | None, job_id: str | None = None) -> OutputFile:
+    """A new temporary file (hidden, never served; named after its job) and the name it gets when complete."""
     tag = uuid.uuid4().hex[:12]
-    temp = export_dir / f".{tag}.part"
+    temp = export_dir / part_name(job_id, tag)
     return OutputFile(split, temp, export_dir / f"{stem}-{tag}.jsonl", open(temp, "xb"))
 
 
@@ -182,6 +185,40 @@ class Writer:
                 if tokens > limit:
                     tally.over_limit += 1
                     tally.problem(file, number, example_id, f"{tokens} tokens, more than the limit of {limit}")
+
+
+@dataclass
+class ExportProgress:
+    """What an export reports as it runs: examples written, and those whose tokens are counted (the last step of
+    each, so the fraction). Counting trails writing by a few batches; once every line is written, the rest of the
+    counting is reported as its own phase ("counting tokens") rather than as a fraction that stands still."""
+
+    total: int
+    report: Callable[[float, str], Awaitable[None]]
+    written: int = 0
+    counted: int = 0
+    writing: bool = True
+    last_report: float = field(default_factory=time.monotonic)
+
+    async def add(self, *, written: int = 0, counted: int = 0) -> None:
+        self.written += written
+        self.counted += counted
+        if time.monotonic() - self.last_report >= PROGRESS_EVERY:
+            await self._send()
+
+    async def counting_tokens(self) -> None:
+        """Every line is written; the tokens of the last batches are still being counted."""
+        self.writing = False
+        await self._send()
+
+    async def _send(self) -> None:
+        self.last_report = time.monotonic()
+        total = f"{self.total:,}"
+        if self.writing:
+            message = f"writing: {self.written:,} of {total} examples, tokens counted for {self.counted:,}"
+        else:
+            message = f"counting tokens: {self.counted:,} of {total} examples (every line is written)"
+        await self.report(0.99 * self.counted / max(self.total, 1), message)
 
 
 def token_counter(examples: int) -> Executor:
