@@ -1,0 +1,9 @@
+"""`python -m tuneyard.cli`: what the `tuneyard` command runs."""
+
+from __future__ import annotations
+
+import sys
+
+from tuneyard.cli import main
+
+sys.exit(main())
