@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from tests.faults.conftest import LoggedServer, wait_for, workers_of
 from tests.support import GraphQLClient
+from tests.support.databases import create_database, drop_database
 from tests.support.datasets import load
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
@@ -26,6 +28,15 @@ INSERT INTO examples (execution_id, user_request, intent, execution_plan)
 SELECT 'part-' || g, 'please plan request number ' || g, 'plan', jsonb_build_object('steps', jsonb_build_array(g))
 FROM generate_series(1, $1) AS g
 """
+
+
+@pytest.fixture(scope="module")
+async def database_url(backing: tuple[str, str]) -> AsyncIterator[str]:
+    """A database of this module's own: the reaper of the session's server would otherwise retry the killed export
+    on that server's workers, in another home."""
+    url = await create_database(backing[0])
+    yield url
+    await drop_database(backing[0], url)
 
 
 def _names(exports: Path, pattern: str = ".*.part") -> list[str]:
@@ -59,7 +70,7 @@ async def test_worker_killed_mid_export_leaves_no_part(
         lambda: (j := curator.data(JOB, {"id": job})["job"])["status"] in ("SUCCEEDED", "FAILED") and j, "the retry", 90
     )
     assert done == {"status": "SUCCEEDED", "attempts": 2, "error": None}, done
-    assert _names(exports) == [], "no temporary file is left"
+    assert _names(exports) == [], f"no temporary file is left; the server said:\n{server.output()[-6000:]}"
     assert len(_names(exports, "*.jsonl")) == 2  # the retry's train and validation files
 
 
