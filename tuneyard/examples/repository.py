@@ -9,13 +9,13 @@ from tuneyard.core.db import Condition, Connection, Executor, Pool, transact, xa
 from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, ExampleField, RecordResult
 from tuneyard.examples.ordering import ExampleOrder, Position
 
-_WRITTEN = [f for f in RECORDED if f.name != "tags"]  # the columns of examples a batch writes, in RECORDED order
-_REPLACED = [f.name for f in _WRITTEN if f.content and f.name != "created_at"]  # a re-send overwrites these
+WRITTEN = [f for f in RECORDED if f.name != "tags"]  # the columns of examples a batch writes, in RECORDED order
+_REPLACED = [f.name for f in WRITTEN if f.content and f.name != "created_at"]  # a re-send overwrites these
 _TAGS = [f.name for f in RECORDED].index("tags")
 _CREATED_AT = [f.name for f in RECORDED].index("created_at")
 
 
-def _stored(field: ExampleField) -> str:
+def stored_column(field: ExampleField) -> str:
     """How a recorded column arrives from the batch (`r`) into its table column."""
     name = field.name
     if field.json:
@@ -33,15 +33,15 @@ def _stored(field: ExampleField) -> str:
 # is compared with what was acknowledged, never with this statement's older snapshot.
 # DO UPDATE sees the proposed row (EXCLUDED), not the batch: the last parameter, a jsonb object keyed by executionId
 # (a keyed lookup), names the examples sent with a createdAt, and only those may change the stored one.
-_DATED = f"${len(_WRITTEN) + 1}::jsonb ? e.execution_id"
+_DATED = f"${len(WRITTEN) + 1}::jsonb ? e.execution_id"
 _UPSERT = f"""
 WITH batch AS MATERIALIZED (
     SELECT nextval('examples_id_seq') AS id, r.*
-    FROM unnest({", ".join(f"${i}::{f.sql_type}[]" for i, f in enumerate(_WRITTEN, 1))})
-        AS r({", ".join(f.name for f in _WRITTEN)})
+    FROM unnest({", ".join(f"${i}::{f.sql_type}[]" for i, f in enumerate(WRITTEN, 1))})
+        AS r({", ".join(f.name for f in WRITTEN)})
 ), written AS (
-    INSERT INTO examples AS e (id, {", ".join(f.name for f in _WRITTEN)}) OVERRIDING SYSTEM VALUE
-    SELECT r.id, {", ".join(_stored(f) for f in _WRITTEN)}
+    INSERT INTO examples AS e (id, {", ".join(f.name for f in WRITTEN)}) OVERRIDING SYSTEM VALUE
+    SELECT r.id, {", ".join(stored_column(f) for f in WRITTEN)}
     FROM batch r
     ORDER BY r.execution_id COLLATE "C"
     ON CONFLICT (execution_id) DO UPDATE SET

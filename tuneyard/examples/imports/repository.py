@@ -6,25 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from tuneyard.core.db import Connection, xact_lock
-from tuneyard.examples.models import RECORDED, TAGS_LOCK, ExampleField
+from tuneyard.examples.models import RECORDED, TAGS_LOCK
+from tuneyard.examples.repository import WRITTEN, stored_column
 
 _CHUNK, _KEYS, _NEW = "import_chunk", "import_keys", "import_new"
 # A chunk's columns: a line's number, then its row in RECORDED order, typed as recordExamples sends them: JSON
 # values and label lists as JSON text (the pool's JSON codecs are text-only, and binary COPY needs binary ones).
 COLUMNS = ("line", *(f.name for f in RECORDED))
-_WRITTEN = [f for f in RECORDED if f.name != "tags"]
-
-
-def _stored(field: ExampleField) -> str:
-    """How a chunk's column (`r`) becomes its examples column."""
-    name = field.name
-    if field.json:
-        return f"r.{name}::jsonb"
-    if field.labels:
-        return f"CASE WHEN r.{name} IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(r.{name}::jsonb)) END"
-    if name == "created_at":
-        return "coalesce(r.created_at, now())"
-    return f"r.{name}"
 
 
 # Temporary tables, dropped when the transaction ends (so a pooled connection keeps no state).
@@ -40,8 +28,8 @@ CREATE TEMPORARY TABLE {_NEW} (id bigint NOT NULL, execution_id text NOT NULL) O
 # PostgreSQL resolves by aborting one of them). An executionId that exists is left as it is: its line is skipped.
 _INSERT = f"""
 WITH inserted AS (
-    INSERT INTO examples AS e ({", ".join(f.name for f in _WRITTEN)})
-    SELECT {", ".join(_stored(f) for f in _WRITTEN)}
+    INSERT INTO examples AS e ({", ".join(f.name for f in WRITTEN)})
+    SELECT {", ".join(stored_column(f) for f in WRITTEN)}
     FROM {_CHUNK} r
     ORDER BY r.execution_id COLLATE "C"
     ON CONFLICT (execution_id) DO NOTHING
