@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import asyncpg
@@ -41,13 +40,7 @@ def download(url: str, token: str | None = None) -> httpx.Response:
 
 
 def finished_job(client: GraphQLClient, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.data(JOB, {"id": job_id})["job"]
-        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
+    return client.finished_job(JOB, job_id, timeout)
 
 
 async def test_create_list_page_and_diff(curator: GraphQLClient, reader: GraphQLClient, loaded: list[Any]) -> None:

@@ -36,13 +36,7 @@ def upload(server: Server, token: str, body: bytes, name: str = "examples.jsonl"
 
 
 def finished(client: GraphQLClient, job_id: str, wait: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.data(JOB, {"id": job_id})["job"]
-        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    return client.finished_job(JOB, job_id, wait)
 
 
 def pending_files(env: dict[str, str]) -> list[Path]:

@@ -3,7 +3,6 @@ them): JSON too deep for the encoder, of the wrong shape, with unsafe integers; 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import asyncpg
@@ -15,13 +14,7 @@ JOB = "query($id: ID!) { job(id: $id) { status result } }"
 
 
 def finished(client: GraphQLClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.data(JOB, {"id": job_id})["job"]
-        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+    return client.finished_job(JOB, job_id, 60)
 
 
 async def test_check_examples_reports_stored_content_that_breaks_the_rules(

@@ -123,6 +123,17 @@ class GraphQLClient:
         first: dict[str, Any] = body["errors"][0]
         return first
 
+    def finished_job(self, query: str, job_id: str, timeout: float) -> dict[str, Any]:
+        """The job (as `query`, taking $id, selects it) once it has ended; AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = self.data(query, {"id": job_id})["job"]
+            if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish within {timeout:g} s: {job}")
+
 
 # The mutation every API test records examples with.
 RECORD = """
