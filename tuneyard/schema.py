@@ -70,5 +70,5 @@ schema = Schema(
     # Factories: the caches live at module level, shared by the fresh extension each request gets. QueryLimits
     # is the parser and validation caches with the limits; stats runs several aggregates over every example,
     # so it weighs as much as 1,000 rows.
-    extensions=[lambda: QueryLimits(weights=frozenset({("Query.stats", 1_000)}), maxsize=1024), ErrorCodes],
+    extensions=[lambda: QueryLimits(weights=frozenset({("Query.stats", 1_000)})), ErrorCodes],
 )

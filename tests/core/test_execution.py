@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import strawberry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission
 
@@ -79,3 +82,45 @@ async def test_plain_fields_still_take_the_one_pass_path(one_pass: list[int]) ->
     assert result.errors is None
     assert result.data == {"items": [{"name": "a", "__typename": "Item"}, {"name": "b", "__typename": "Item"}]}
     assert one_pass == [1]
+
+
+@strawberry.type
+class Scalars:
+    id: strawberry.ID
+    text: str
+    maybe_text: str | None
+    number: int | None
+    ratio: float | None
+    flag: bool | None
+    labels: list[str]
+
+
+@strawberry.type
+class ScalarQuery:
+    rows: strawberry.Private[list[Any]]
+
+    @strawberry.field
+    def items(self) -> list[Scalars]:
+        return self.rows
+
+
+FIELDS = "{ items { id text maybeText number ratio flag labels __typename t: text } }"
+fast_schema = strawberry.Schema(ScalarQuery, execution_context_class=FastListExecutor)
+plain_schema = strawberry.Schema(ScalarQuery)
+# Values of the right type and of wrong ones: an int id, a NaN, an Int out of 32 bits, a bool where an Int is due,
+# a number where a String is due, None in a non-null field. Each must come out as graphql-core's own path gives it.
+VALUES = st.one_of(
+    st.none(), st.text(max_size=3), st.integers(-(2**40), 2**40), st.floats(allow_nan=True), st.booleans()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(VALUES, VALUES, VALUES, VALUES, VALUES, VALUES, st.lists(VALUES, max_size=2)), max_size=3))
+async def test_compiled_rows_equal_graphql_cores_whatever_the_values(rows: list[tuple[Any, ...]]) -> None:
+    names = ("id", "text", "maybe_text", "number", "ratio", "flag", "labels")
+    items = [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in rows]
+    fast = await fast_schema.execute(FIELDS, root_value=ScalarQuery(rows=items))
+    plain = await plain_schema.execute(FIELDS, root_value=ScalarQuery(rows=items))
+    assert fast.data == plain.data
+    assert [(e.message, e.path) for e in fast.errors or []] == [(e.message, e.path) for e in plain.errors or []]
+    assert repr(fast.data) == repr(plain.data)  # the same types too: 1 and 1.0 and True compare equal

@@ -39,7 +39,7 @@ class Query:
 
 
 WEIGHTS = frozenset({("Query.stats", 100)})
-schema = strawberry.Schema(Query, extensions=[lambda: QueryLimits(weights=WEIGHTS, maxsize=64)])
+schema = strawberry.Schema(Query, extensions=[lambda: QueryLimits(weights=WEIGHTS)])
 
 
 def cost(query: str, variables: dict[str, Any] | None = None) -> int:
@@ -210,7 +210,7 @@ class SlowQuery:
         return [Item(name=str(i)) for i in range(first or 0)]
 
 
-slow = strawberry.Schema(SlowQuery, extensions=[lambda: QueryLimits(maxsize=64)])
+slow = strawberry.Schema(SlowQuery, extensions=[lambda: QueryLimits()])
 
 
 async def test_a_token_runs_only_so_many_expensive_requests_at_once() -> None:

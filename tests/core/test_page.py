@@ -24,11 +24,21 @@ def test_id_cursors_round_trip_and_keep_their_kind() -> None:
 
 
 def test_page_of_keeps_first_rows_and_says_whether_more_follow() -> None:
-    page = Page.of([1, 2, 3], 2, str)
-    assert (page.items, page.cursors, page.has_next_page) == ([1, 2], ["1", "2"], True)
+    made: list[int] = []
+
+    def cursor(item: int) -> str:
+        made.append(item)
+        return str(item)
+
+    page = Page.of([1, 2, 3], 2, cursor)
+    assert (page.items, page.end_cursor, page.has_next_page) == ([1, 2], "2", True)
+    assert made == [2]  # only the cursor asked for is made
+    assert page.cursors == ["1", "2"]
+    assert page.map(lambda n: n * 10).items == [10, 20] and page.map(str).cursors == ["1", "2"]
     last = Page.of([1, 2], 2, str)
     assert (last.items, last.has_next_page) == ([1, 2], False)
-    assert Page.of([1], 0, str) == Page([], [], True)
+    empty = Page.of([1], 0, str)
+    assert (empty.items, empty.cursors, empty.end_cursor, empty.has_next_page) == ([], [], None, True)
 
 
 @pytest.mark.parametrize("good", ["1", " 42 ", 42, str(MAX_ID)])

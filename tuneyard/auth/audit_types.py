@@ -12,7 +12,7 @@ from tuneyard.auth import audit
 from tuneyard.auth import models as domain
 from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
-from tuneyard.core.page import MAX_PAGE, Page
+from tuneyard.core.page import MAX_PAGE
 from tuneyard.core.principal import Role
 
 
@@ -64,8 +64,7 @@ async def audit_log(
     info.context.require(Role.ADMIN)
     pool = info.context.pool
     found = await audit.page(pool, operation, 50 if first is None else first, after)
-    shown = Page([_to_schema(e) for e in found.items], found.cursors, found.has_next_page)
-    return AuditConnection.of(shown, lambda: audit.count(pool, operation))  # type: ignore[return-value]
+    return AuditConnection.of(found.map(_to_schema), lambda: audit.count(pool, operation))  # type: ignore[return-value]
 
 
 AUDIT_LOG_DESCRIPTION = (

@@ -15,19 +15,37 @@ from tuneyard.core.errors import ValidationError
 MAX_PAGE = 500
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """The items shown, whether more follow, and how to make the cursor of the item at an index.
+
+    Cursors are made only when asked for: a page read for its nodes and pageInfo needs just the last one.
+    """
+
     items: list[T]
-    cursors: list[str]
     has_next_page: bool
+    cursor_at: Callable[[int], str]
 
     @classmethod
     def of(cls, fetched: list[T], first: int, cursor: Callable[[T], str]) -> Page[T]:
         """The page from `first + 1` fetched rows: the extra row only says that another page follows."""
         shown = fetched[:first]
-        return cls(shown, [cursor(item) for item in shown], len(fetched) > first)
+        return cls(shown, len(fetched) > first, lambda index: cursor(shown[index]))
+
+    @property
+    def cursors(self) -> list[str]:
+        return [self.cursor_at(index) for index in range(len(self.items))]
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursor_at(len(self.items) - 1) if self.items else None
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted (its cursors stay those of the items it was made from)."""
+        return Page([convert(item) for item in self.items], self.has_next_page, self.cursor_at)
 
 
 def check_page_size(first: int) -> None:

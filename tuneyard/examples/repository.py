@@ -103,13 +103,9 @@ def _select_list(columns: Iterable[str]) -> str:
     return ", ".join(["e.id", *(f"e.{c}" for c in COLUMNS if c in wanted)])
 
 
-def _example(row: Any) -> Example:
-    return Example(**dict(row.items()))  # measured faster than Example(**row) on a Record
-
-
 async def get(conn: Executor, example_id: int, columns: Iterable[str]) -> Example | None:
     row = await conn.fetchrow(f"SELECT {_select_list(columns)} FROM example_rows e WHERE e.id = $1", example_id)
-    return None if row is None else _example(row)
+    return None if row is None else Example.from_row(row)
 
 
 def _sort_key(order: ExampleOrder) -> str:
@@ -133,7 +129,7 @@ async def page(
         f"ORDER BY {key} {direction}, e.id {direction} LIMIT {int(limit)}",
         *params,
     )
-    return [_example(r) for r in rows]
+    return [Example.from_row(r) for r in rows]
 
 
 async def count(conn: Executor, where: Condition) -> int:

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from tuneyard.core.graphql.context import Info
-from tuneyard.core.graphql.selection import columns_at
+from tuneyard.core.graphql.selection import selected_names
 from tuneyard.examples.models import COLUMN_OF, NewExample
 from tuneyard.examples.models import Example as DomainExample
 from tuneyard.examples.ordering import ExampleOrder as DomainExampleOrder
@@ -91,10 +91,8 @@ class RecordExamplesResult:
 
 def selected_columns(info: Info) -> set[str]:
     """The example columns the selection under this field reads: a single example, or a connection's nodes."""
-    name = info.field_name
-    selected = info.selected_fields
-    paths = ((name,), (name, "nodes"), (name, "edges", "node"))
-    return set().union(*(columns_at(selected, path, COLUMN_OF) for path in paths))
+    names = selected_names(info, ((), ("nodes",), ("edges", "node")))
+    return {COLUMN_OF[name] for name in names if name in COLUMN_OF}
 
 
 @strawberry.input

@@ -17,7 +17,6 @@ from tuneyard.core.graphql.connection import Connection
 from tuneyard.core.graphql.context import Info
 from tuneyard.core.graphql.fanout import sent_as_rendered
 from tuneyard.core.ids import parse_id
-from tuneyard.core.page import Page
 from tuneyard.core.principal import Role
 from tuneyard.jobs import service as service
 from tuneyard.jobs.models import JobKind, JobStatus
@@ -48,8 +47,7 @@ async def jobs(
     info.context.require(Role.READER)
     pool, statuses, kinds = info.context.pool, status or [], kind or []
     found = await service.page(pool, statuses, kinds, 50 if first is None else first, after)
-    shown = Page([to_schema(j) for j in found.items], found.cursors, found.has_next_page)
-    return Connection[Job].of(shown, lambda: service.count(pool, statuses, kinds))
+    return Connection[Job].of(found.map(to_schema), lambda: service.count(pool, statuses, kinds))
 
 
 @audited

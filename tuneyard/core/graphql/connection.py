@@ -32,8 +32,12 @@ class Connection(Generic[T]):
 
     nodes: list[T]
     page_info: PageInfo
-    cursors: strawberry.Private[list[str]]
+    page: strawberry.Private[Page[Any]]
     count_total: strawberry.Private[Counter]
+
+    @property
+    def cursors(self) -> list[str]:
+        return self.page.cursors
 
     @strawberry.field
     def edges(self) -> list[Edge[T]]:
@@ -46,8 +50,7 @@ class Connection(Generic[T]):
     @classmethod
     def of(cls, page: Page[Any], count_total: Counter) -> Connection[T]:
         """The connection over a page whose items Strawberry reads as this connection's node type."""
-        end = page.cursors[-1] if page.cursors else None
         return cls(
-            nodes=page.items, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end),
-            cursors=page.cursors, count_total=count_total,
+            nodes=page.items, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            page=page, count_total=count_total,
         )  # fmt: skip

@@ -1,15 +1,16 @@
 """A faster way to complete lists of plain objects, plugged in as the executor class.
 
 For a list whose items' selected fields are all plain leaf attributes (no resolver, permission, field
-extension, arguments, directives or fragments), the result rows are built in one pass instead of resolving
-field by field; anything else, or any value that would be an error (a null in a non-null field), takes
-graphql-core's normal path. The rows are identical either way. A query with many root fields runs them one
-after another (PARALLEL_ROOT_FIELDS).
+extension, arguments, directives or fragments), the result rows are built by a function compiled once per
+selection instead of resolving field by field; anything else, or any value that would be an error (a null in a
+non-null field), takes graphql-core's normal path. The rows are identical either way. A query with many root
+fields runs them one after another (PARALLEL_ROOT_FIELDS).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from math import isfinite
 from typing import Any
 
 from graphql import (
@@ -25,41 +26,61 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 Serializer = Callable[[Any], Any]
-# (response key, attribute name, serializer, non-null)
-Column = tuple[str, str, Serializer, bool]
+Builder = Callable[[Any], "dict[str, Any] | None"]
+
+# Values that a built-in scalar's serializer returns unchanged, tested inline instead of calling it: `{v}` is the
+# value. Anything else (another type, a NaN, an Int out of range) still goes through the serializer, with its error.
+_UNCHANGED = {
+    "String": "type({v}) is str",
+    "ID": "type({v}) is str",
+    "Boolean": "type({v}) is bool",
+    "Float": "type({v}) is float and isfinite({v})",
+    "Int": "type({v}) is int and -2147483648 <= {v} <= 2147483647",
+}
 
 
-def _serializer(field_type: GraphQLOutputType) -> tuple[Serializer, bool] | None:
+def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLScalarType | GraphQLEnumType, bool, bool] | None:
+    """(scalar or enum, non-null, list of non-null items) of a leaf field; None for anything else."""
     non_null = isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
-        return inner.serialize, non_null
-    if isinstance(inner, GraphQLList):
-        item = inner.of_type
-        item_non_null = isinstance(item, GraphQLNonNull)
-        leaf = item.of_type if isinstance(item, GraphQLNonNull) else item
-        if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType) or not item_non_null:
-            return None
-        serialize = leaf.serialize
-        return (lambda values: [serialize(v) for v in values]), non_null
+        return inner, non_null, False
+    if isinstance(inner, GraphQLList) and isinstance(inner.of_type, GraphQLNonNull):
+        item = inner.of_type.of_type
+        if isinstance(item, GraphQLScalarType | GraphQLEnumType):
+            return item, non_null, True
     return None
 
 
-def _columns(object_type: GraphQLObjectType, node: FieldNode) -> list[Column] | None:
-    """How to build one row, or None when the selection needs normal execution."""
+def _expression(leaf: GraphQLScalarType | GraphQLEnumType, value: str, serializer: str) -> str:
+    """Python for the serialized `value`, as graphql-core's serializer for `leaf` would give it."""
+    unchanged = _UNCHANGED.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
+    if unchanged is None:
+        return f"{serializer}({value})"
+    if leaf.name == "ID":  # an int id is written as its decimal string, as serialize_id does
+        return f"({value} if type({value}) is str else str({value}) if type({value}) is int else {serializer}({value}))"
+    return f"({value} if {unchanged.format(v=value)} else {serializer}({value}))"
+
+
+def _compile(object_type: GraphQLObjectType, node: FieldNode) -> Builder | None:
+    """A function from one item to its result row, or None when the selection needs normal execution.
+
+    Each row is one dict display: every selected attribute read once, a null in a non-null field makes the function
+    return None (the caller then takes graphql-core's path, which reports it), and values serialized as above.
+    """
     if node.selection_set is None:
         return None
-    columns: list[Column] = []
-    for selection in node.selection_set.selections:
+    lines, entries = ["def build(item):"], []
+    names: dict[str, Any] = {"isfinite": isfinite}
+    for index, selection in enumerate(node.selection_set.selections):
         if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
             return None
         if selection.selection_set is not None:
             return None
         name = selection.name.value
-        key = selection.alias.value if selection.alias else name
+        key = repr(selection.alias.value if selection.alias else name)
         if name == "__typename":
-            type_name = object_type.name
-            columns.append((key, "", lambda _, n=type_name: n, True))  # type: ignore[misc]
+            entries.append(f"{key}: {object_type.name!r}")
             continue
         field = object_type.fields.get(name)
         definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
@@ -67,13 +88,41 @@ def _columns(object_type: GraphQLObjectType, node: FieldNode) -> list[Column] | 
         # (an ADMIN-only field, say) must never be read straight off the object.
         if field is None or definition is None or definition.base_resolver is not None:
             return None
-        if definition.permission_classes or definition.extensions:
+        if definition.permission_classes or definition.extensions or not definition.python_name.isidentifier():
             return None
-        serializer = _serializer(field.type)
-        if serializer is None:
+        leaf = _leaf(field.type)
+        if leaf is None:
             return None
-        columns.append((key, definition.python_name, *serializer))
-    return columns
+        scalar, non_null, is_list = leaf
+        value, serializer = f"v{index}", f"s{index}"
+        names[serializer] = scalar.serialize
+        lines.append(f"    {value} = item.{definition.python_name}")
+        if non_null:
+            lines.append(f"    if {value} is None: return None")
+        if is_list:
+            built = f"[{_expression(scalar, 'x', serializer)} for x in {value}]"
+        else:
+            built = _expression(scalar, value, serializer)
+        entries.append(f"{key}: {built}" if non_null else f"{key}: None if {value} is None else {built}")
+    lines.append(f"    return {{{', '.join(entries)}}}")
+    exec("\n".join(lines), names)  # the source is made above from identifiers and repr()s only
+    return names["build"]
+
+
+# Compiled builders by (object type, field node): documents come from the parse cache, so the same query text
+# meets the same nodes. Each entry keeps its node, so that its id is not reused while the entry lives.
+_builders: dict[tuple[str, int], tuple[FieldNode, Builder | None]] = {}
+BUILDER_CACHE_SIZE = 4096
+
+
+def _builder(object_type: GraphQLObjectType, node: FieldNode) -> Builder | None:
+    key = (object_type.name, id(node))
+    found = _builders.get(key)
+    if found is None or found[0] is not node:
+        if len(_builders) >= BUILDER_CACHE_SIZE:
+            _builders.clear()
+        found = _builders[key] = (node, _compile(object_type, node))
+    return found[1]
 
 
 class Rows(list[dict[str, Any]]):
@@ -81,21 +130,17 @@ class Rows(list[dict[str, Any]]):
     it as any list)."""
 
 
-def _rows(columns: list[Column], items: Iterable[Any]) -> Rows | None:
+def _rows(build: Builder, items: Iterable[Any]) -> Rows | None:
+    """The rows of every item, or None when any of them needs graphql-core's path to report an error."""
     rows = Rows()
-    for item in items:
-        if item is None:
-            return None
-        row: dict[str, Any] = {}
-        for key, attribute, serialize, non_null in columns:
-            value = getattr(item, attribute) if attribute else None
-            if value is None and attribute:
-                if non_null:
-                    return None
-                row[key] = None
-            else:
-                row[key] = serialize(value)
-        rows.append(row)
+    try:
+        for item in items:
+            row = None if item is None else build(item)
+            if row is None:
+                return None
+            rows.append(row)
+    except Exception:  # a value its serializer refuses: the normal path reports it on the field, as it should
+        return None
     return rows
 
 
@@ -123,9 +168,9 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if isinstance(inner, GraphQLObjectType) and len(field_details_list) == 1 and isinstance(items, list):
-            columns = _columns(inner, field_details_list[0].node)
-            if columns is not None and inner.is_type_of is None:
-                rows = _rows(columns, items)
+            build = _builder(inner, field_details_list[0].node)
+            if build is not None and inner.is_type_of is None:
+                rows = _rows(build, items)
                 if rows is not None:
                     return rows
         return super().complete_iterable_value(item_type, field_details_list, info, path, items, position_context)

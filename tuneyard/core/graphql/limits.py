@@ -1,8 +1,9 @@
 """Query limits (length, tokens, depth, aliases, estimated cost, rows, expensive requests per token), checked
 without defeating the caches and without holding the event loop.
 
-The document is parsed within the token cap, cached by query text. graphql-core's validation stays cached by
-Strawberry's ValidationCache, and runs first. The shape of a valid document (tuneyard.core.graphql.cost) is
+The document is parsed within the token cap, cached by query text. graphql-core's validation runs first, its
+errors cached by query text too (Strawberry's ValidationCache keys on the document, and hashing a document walks
+all of it on every request). The shape of a valid document (tuneyard.core.graphql.cost) is
 worked out once and cached by query text; per request only its estimates are evaluated with the request's
 variables. A long document seen for the first time is parsed, validated and shaped in a thread, so that the
 pure-Python work on it never holds the event loop for other requests.
@@ -15,10 +16,12 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError
-from strawberry.extensions import ValidationCache
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from tuneyard.core.config import Settings
@@ -116,17 +119,23 @@ def _parse_failure_code(error: GraphQLSyntaxError) -> str:
 _running: Counter[int] = Counter()
 
 
-class QueryLimits(ValidationCache):
+@lru_cache(maxsize=CACHE_SIZE)
+def _validation_errors(schema: GraphQLSchema, query: str, tokens: int, rules: tuple[Any, ...]) -> list[GraphQLError]:
+    """graphql-core's validation of a query that parses within `tokens`, cached by its text."""
+    return validate_document(schema, parse_cached(query, max_tokens=tokens), rules)
+
+
+class QueryLimits(SchemaExtension):
     """Strawberry's parse and validation caches, with the limits: length and tokens when parsing, the rest once
     valid, and a slot among its token's expensive requests for the whole operation.
 
     It takes the place of ParserCache and ValidationCache (one extension, so no more hooks per request than
-    before): documents are parsed within the token cap and cached by query text, validated through
-    ValidationCache's cache, then measured against the depth, alias, row and cost limits.
+    before): documents are parsed within the token cap, validated, then measured against the depth, alias, row and
+    cost limits, each step cached by query text.
     """
 
-    def __init__(self, weights: FieldWeights = frozenset(), maxsize: int = CACHE_SIZE) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, weights: FieldWeights = frozenset()) -> None:
+        super().__init__()
         self.weights = weights
         self.limits = DEFAULT_LIMITS
         self.holder: int | None = None  # the token id holding an expensive slot for this operation
@@ -169,8 +178,7 @@ class QueryLimits(ValidationCache):
             if isinstance(error, GraphQLSyntaxError):
                 error.extensions = {"code": _parse_failure_code(error)}
 
-    # ValidationCache's hook is synchronous; Strawberry runs an async one as well, and this one awaits a thread.
-    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.pre_execution_errors:  # refused while parsing
             yield
@@ -194,8 +202,11 @@ class QueryLimits(ValidationCache):
         self, schema: GraphQLSchema, document: DocumentNode | None, query: str | None
     ) -> tuple[list[GraphQLError], Shape | None]:
         """graphql-core's validation errors (cached), and the document's shape when it is valid."""
-        errors = self.cached_validate_document(schema, document, self.execution_context.validation_rules)
-        if errors or query is None:
+        rules = tuple(self.execution_context.validation_rules)
+        if query is None or document is None:
+            return validate_document(schema, document, rules) if document else [], None
+        errors = _validation_errors(schema, query, self.limits.tokens, rules)
+        if errors:
             return errors, None
         return errors, query_shape(schema, query, self.limits.tokens, self.weights)
 
