@@ -4,7 +4,8 @@ For a list whose items' selected fields are all plain leaf attributes (no resolv
 extension, arguments, directives or fragments), the result rows are built by a function compiled once per
 selection instead of resolving field by field; anything else, or any value that would be an error (a null in a
 non-null field), takes graphql-core's normal path. The rows are identical either way. A query with many root
-fields runs them one after another (PARALLEL_ROOT_FIELDS).
+fields runs them one after another (PARALLEL_ROOT_FIELDS). Long list variables of flat input objects are
+coerced by tuneyard.core.graphql.variables.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from math import isfinite
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLEnumType,
     GraphQLList,
@@ -21,9 +23,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLSchema,
+    OperationDefinitionNode,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from tuneyard.core.graphql.variables import coerce_large_lists
 
 Serializer = Callable[[Any], Any]
 Builder = Callable[[Any], "dict[str, Any] | None"]
@@ -150,7 +156,40 @@ def _rows(build: Builder, items: Iterable[Any]) -> Rows | None:
 PARALLEL_ROOT_FIELDS = 4
 
 
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation graphql-core will run: the one named, or the only one."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == name), None)
+
+
 class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
+    @classmethod
+    def build(
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        *rest: Any,
+        **options: Any,
+    ) -> Any:
+        """graphql-core's build, with long lists of flat input objects coerced by tuneyard.core.graphql.variables:
+        graphql-core coerces an empty list in their place, then gets the coerced values (and the sources)."""
+        operation = _operation(document, operation_name) if raw_variable_values else None
+        fast = coerce_large_lists(schema, operation, raw_variable_values or {}) if operation else {}
+        raw = {**(raw_variable_values or {}), **{name: [] for name in fast}} if fast else raw_variable_values
+        built = super().build(schema, document, root_value, context_value, raw, operation_name, *rest, **options)
+        if fast and isinstance(built, cls):
+            variables = built.variable_values
+            variables.coerced.update(fast)
+            for name in fast:
+                variables.sources[name] = variables.sources[name]._replace(value=raw_variable_values[name])  # type: ignore[index]
+        return built
+
     def execute_root_grouped_field_set(
         self, root_type: GraphQLObjectType, root_value: Any, grouped_field_set: Any, serially: bool, *rest: Any
     ) -> Any:
