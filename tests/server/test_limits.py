@@ -108,6 +108,8 @@ async def test_subscriptions_are_held_to_the_limits(server: Server, tokens: dict
     async with GraphQLWebSocket(server.url, tokens["READER"], protocol) as ws:
         await ws.subscribe(aliased, op_id="aliased")
         assert await _error_code(ws) == "TOO_MANY_ALIASES"
+        await ws.subscribe("subscription { jobUpdates { id } }" + " " * 200_000, op_id="long")
+        assert await _error_code(ws) == "QUERY_TOO_LONG"  # refused before parsing, in a document the protocol takes
         await ws.subscribe(padded, op_id="padded")
         if protocol == "graphql-ws":
             assert await _error_code(ws) == "TOO_MANY_TOKENS"

@@ -72,7 +72,7 @@ def _workers(count: int, settings: Settings, database_url: str, redis_url: str) 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from tuneyard.server.app import create_app
-    from tuneyard.server.logs import use_log_format
+    from tuneyard.server.logs import buffer_log_output, use_log_format
 
     _raise_on_sigterm()
     os.umask(0o077)  # everything written under TUNEYARD_HOME (exports, logs, data) is the owner's only
@@ -94,6 +94,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         token = asyncio.run(_first_admin_token(database_url)) if settings.database_url is None else None
         if token:
             print(f"admin token (shown once; keep it): {token}", flush=True)
+        buffer_log_output()
         use_log_format(args.log_format or settings.log_format)
         app = create_app(settings, database_url, redis_url)
         # Job progress messages are ~100 bytes: compressing each one for every subscriber costs more than it saves.

@@ -22,6 +22,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from tuneyard.core.config import Settings
@@ -115,6 +116,15 @@ def _parse_failure_code(error: GraphQLSyntaxError) -> str:
     return TOO_MANY_TOKENS if error.message.endswith("tokens. Parsing aborted.") else "GRAPHQL_PARSE_FAILED"
 
 
+def _refuse_document(context: ExecutionContext, error: GraphQLError) -> None:
+    """Answer with `error` alone: the document becomes an empty one of an operation type the transport allows (a
+    subscription over graphql-ws), so that nothing parses or validates the query."""
+    allowed = OperationType.QUERY if OperationType.QUERY in context.allowed_operations else OperationType.SUBSCRIPTION
+    context.graphql_document = _EMPTY[allowed]
+    context._provided_operation_name = None  # the empty document's one operation, whatever name the request gave
+    context.pre_execution_errors = [error]
+
+
 # Expensive requests running now, per token id; one event loop per process, so a plain Counter is enough.
 _running: Counter[int] = Counter()
 
@@ -129,9 +139,8 @@ class QueryLimits(SchemaExtension):
     """Strawberry's parse and validation caches, with the limits: length and tokens when parsing, the rest once
     valid, and a slot among its token's expensive requests for the whole operation.
 
-    It takes the place of ParserCache and ValidationCache (one extension, so no more hooks per request than
-    before): documents are parsed within the token cap, validated, then measured against the depth, alias, row and
-    cost limits, each step cached by query text.
+    It takes the place of ParserCache and ValidationCache: documents are parsed within the token cap, validated,
+    then measured against the depth, alias, row and cost limits, each step cached by query text.
     """
 
     def __init__(self, weights: FieldWeights = frozenset()) -> None:
@@ -139,9 +148,14 @@ class QueryLimits(SchemaExtension):
         self.weights = weights
         self.limits = DEFAULT_LIMITS
         self.holder: int | None = None  # the token id holding an expensive slot for this operation
-        self.off_loop = False  # whether this request's document is parsed, validated and shaped in a thread
 
+    # One hook for the whole operation: Strawberry enters an async context manager per hook and phase, which cost
+    # more than the work of a known query. The document is parsed, validated and measured here, before Strawberry's
+    # own parsing and validation, which then find it done.
     async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        self.limits = Limits.of(context.context)  # one extension per request: read the settings once
+        await self._check(context)
         try:
             yield
         finally:
@@ -150,65 +164,48 @@ class QueryLimits(SchemaExtension):
                 if _running[self.holder] <= 0:
                     del _running[self.holder]
 
-    async def on_parse(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        self.limits = Limits.of(context.context)  # one extension per request: read the settings once
+    async def _check(self, context: ExecutionContext) -> None:
+        """Set the request's document and its errors: a refusal, graphql-core's validation errors, or none."""
         tokens, query = self.limits.tokens, context.query
         context.parse_options["max_tokens"] = tokens
-        if query is not None and len(query) > self.limits.chars:
+        if not query:
+            return  # Strawberry answers that the query is missing
+        if len(query) > self.limits.chars:
             # Refused before the lexer reads it: one long comment or string is a single token.
-            context.graphql_document = _EMPTY
-            context._provided_operation_name = None  # _EMPTY's one operation, whatever name the request gave
-            context.pre_execution_errors = [
-                _refused(f"the query is {len(query):,} characters long, over the limit of {self.limits.chars:,}: "
-                         "send long values as variables", TOO_LONG)
-            ]  # fmt: skip
-        elif query is not None:
-            self.off_loop = len(query) >= OFF_LOOP_CHARS and (query, tokens) not in _seen
-            with contextlib.suppress(GraphQLSyntaxError):
-                context.graphql_document = (
-                    await asyncio.to_thread(parse_cached, query, max_tokens=tokens)
-                    if self.off_loop
-                    else parse_cached(query, max_tokens=tokens)
-                )
-        yield
-        # A document that does not parse is parsed again by Strawberry, which reports the error on every
-        # transport (HTTP and WebSocket alike); here it gets its code before it is sent.
-        for error in context.pre_execution_errors or ():
-            if isinstance(error, GraphQLSyntaxError):
-                error.extensions = {"code": _parse_failure_code(error)}
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        if context.pre_execution_errors:  # refused while parsing
-            yield
+            _refuse_document(context, _refused(
+                f"the query is {len(query):,} characters long, over the limit of {self.limits.chars:,}: send long "
+                "values as variables", TOO_LONG,
+            ))  # fmt: skip
             return
-        schema, query = context.schema._schema, context.query
-        if self.off_loop:
-            errors, found = await asyncio.to_thread(self._measure, schema, context.graphql_document, query)
-            if len(_seen) >= CACHE_SIZE:
-                _seen.clear()  # crude, but the caches behind it are bounded the same way
-            _seen.add((query or "", self.limits.tokens))
-        else:
-            errors, found = self._measure(schema, context.graphql_document, query)
+        schema, rules = context.schema._schema, tuple(context.validation_rules)
+        try:
+            if len(query) >= OFF_LOOP_CHARS and (query, tokens) not in _seen:
+                document, errors, found = await asyncio.to_thread(self._measure, schema, query, rules)
+                if len(_seen) >= CACHE_SIZE:
+                    _seen.clear()  # crude, but the caches behind it are bounded the same way
+                _seen.add((query, tokens))
+            else:
+                document, errors, found = self._measure(schema, query, rules)
+        except GraphQLSyntaxError as error:
+            error.extensions = {"code": _parse_failure_code(error)}
+            _refuse_document(context, error)
+            return
+        context.graphql_document = document
         if found is not None:
             refused = refusal(found, self.limits, context.operation_name, context.variables)
             refused = refused or self._admit(found, context.operation_name, context.variables, context.context)
             errors = [refused] if refused is not None else errors
         context.pre_execution_errors = errors
-        yield
 
     def _measure(
-        self, schema: GraphQLSchema, document: DocumentNode | None, query: str | None
-    ) -> tuple[list[GraphQLError], Shape | None]:
-        """graphql-core's validation errors (cached), and the document's shape when it is valid."""
-        rules = tuple(self.execution_context.validation_rules)
-        if query is None or document is None:
-            return validate_document(schema, document, rules) if document else [], None
-        errors = _validation_errors(schema, query, self.limits.tokens, rules)
-        if errors:
-            return errors, None
-        return errors, query_shape(schema, query, self.limits.tokens, self.weights)
+        self, schema: GraphQLSchema, query: str, rules: tuple[Any, ...]
+    ) -> tuple[DocumentNode, list[GraphQLError], Shape | None]:
+        """The document, graphql-core's validation errors, and its shape when it is valid (each cached by query
+        text); GraphQLSyntaxError when it does not parse within the token cap."""
+        tokens = self.limits.tokens
+        document = parse_cached(query, max_tokens=tokens)
+        errors = _validation_errors(schema, query, tokens, rules)
+        return document, errors, None if errors else query_shape(schema, query, tokens, self.weights)
 
     def _admit(
         self, found: Shape, operation: str | None, variables: Mapping[str, object] | None, request: object
@@ -239,4 +236,8 @@ class QueryLimits(SchemaExtension):
         return False
 
 
-_EMPTY = parse_cached("{ __typename }")  # what a refused document is replaced by, so nothing parses it again
+# What a refused document is replaced by, so that nothing parses it again.
+_EMPTY = {
+    OperationType.QUERY: parse_cached("{ __typename }"),
+    OperationType.SUBSCRIPTION: parse_cached("subscription { __typename }"),
+}
