@@ -36,9 +36,10 @@ async def drop_database(url: str) -> None:
     await databases.drop_database(ADMIN_URL, url)
 
 
-def start_server(database_url: str) -> tuple[Server, str]:
-    """A running server and a CURATOR token for it."""
-    env = service_env(database_url, REDIS_URL, TUNEYARD_HOME=f"/tmp/tuneyard-bench-{uuid.uuid4().hex[:8]}")
+def start_server(database_url: str, **settings: str) -> tuple[Server, str]:
+    """A running server (with `settings` as TUNEYARD_* variables) and an ADMIN token for it."""
+    home = f"/tmp/tuneyard-bench-{uuid.uuid4().hex[:8]}"
+    env = service_env(database_url, REDIS_URL, TUNEYARD_HOME=home, **settings)
     token = tuneyard("token", "create", "--role", "ADMIN", "--name", "bench", env=env).strip()
     server = Server(env)
     server.start()
