@@ -115,21 +115,33 @@ def json_text(name: str, value: Any) -> tuple[str | None, str | None]:
         if problem is not None:
             return None, problem
     try:
+        # Strict: orjson refuses integers past +-(2^53 - 1) itself, so most values need no scan for long numbers.
+        encoded = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return _text_with_big_numbers(value)
+    # Cheap scans (in C) first: only a value one of them flags is looked at closely (recording a batch is hot).
+    if (
+        len(encoded) > MAX_JSON_BYTES or b"\\u0000" in encoded
+        or encoded.count(b"[") + encoded.count(b"{") > MAX_JSON_DEPTH
+    ):  # fmt: skip
+        problem = encoded_problem(value, encoded)
+        if problem is not None:
+            return None, problem
+    return encoded.decode(), None
+
+
+def _text_with_big_numbers(value: Any) -> tuple[str | None, str | None]:
+    """json_text for a value strict encoding refused: nested past orjson's 255 levels, an integer past 64 bits, or
+    one past +-(2^53 - 1), of which +-2^53 itself is allowed."""
+    try:
         encoded = orjson.dumps(value)
     except TypeError as error:  # orjson stops at 255 levels and at 64-bit integers: say what is wrong in our terms
         if deeper_than(value, MAX_JSON_DEPTH):
             return None, too_deep()
         where = unsafe_integer(value)
         return None, _unsafe(where) if where is not None else f"not JSON-serializable ({error})"
-    # Cheap scans (in C) first: only a value one of them flags is looked at closely (recording a batch is hot).
-    if (
-        len(encoded) > MAX_JSON_BYTES or b"\\u0000" in encoded
-        or encoded.count(b"[") + encoded.count(b"{") > MAX_JSON_DEPTH or _LONG_NUMBER.search(encoded)
-    ):  # fmt: skip
-        problem = encoded_problem(value, encoded)
-        if problem is not None:
-            return None, problem
-    return encoded.decode(), None
+    problem = encoded_problem(value, encoded)
+    return (None, problem) if problem is not None else (encoded.decode(), None)
 
 
 def stored_problem(name: str, text: str) -> str | None:
