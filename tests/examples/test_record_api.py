@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -180,3 +181,25 @@ def test_graphiql_page_and_health(server: Server) -> None:
     assert httpx.get(f"{server.url}/graphiql/..%2Fsecrets").status_code == 404
     health = httpx.get(f"{server.url}/healthz")
     assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+async def test_times_read_as_python_writes_them(curator: GraphQLClient, db: asyncpg.Connection) -> None:
+    # Pages read times as text PostgreSQL formats: the same text datetime.isoformat() gives, fraction or not.
+    times = ["2025-01-01T00:00:00+00:00", "2025-01-01T00:00:00.100000+00:00", "2025-01-01T00:00:00.000001+00:00",
+             "2025-06-30T23:59:59.999999+00:00", "2025-03-01T12:00:00-05:00"]  # fmt: skip
+    record(curator, [example(i, executionId=f"time-{i}", createdAt=at) for i, at in enumerate(times)])
+    page = curator.data(
+        "{ examples(first: 10, orderBy: CREATED_AT_ASC) { nodes { executionId createdAt updatedAt } } }"
+    )
+    stored = dict(await db.fetch("SELECT execution_id, updated_at FROM examples"))
+    nodes = page["examples"]["nodes"]
+    expected = sorted(
+        (datetime.fromisoformat(at).astimezone(UTC).isoformat(), f"time-{i}") for i, at in enumerate(times)
+    )
+    assert [(n["createdAt"], n["executionId"]) for n in nodes] == expected
+    assert all(n["updatedAt"] == stored[n["executionId"]].isoformat() for n in nodes)
+    one = curator.data(
+        '{ example(id: "%s") { createdAt } }'
+        % (await db.fetchval("SELECT id FROM examples WHERE execution_id = 'time-1'"))
+    )
+    assert one["example"]["createdAt"] == "2025-01-01T00:00:00.100000+00:00"

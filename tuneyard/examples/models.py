@@ -125,8 +125,9 @@ class Example:
     archived: bool | None = None
     post_publication_metrics: Any = None
     patterns_discovered: list[str] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    # Read by examples' own pages as ISO 8601 text, which PostgreSQL writes as datetime.isoformat() would.
+    created_at: datetime | str | None = None
+    updated_at: datetime | str | None = None
     model_id: str | None = None
 
     @classmethod

@@ -28,7 +28,7 @@ class ExampleOrder(enum.Enum):
     def descending(self) -> bool:
         return self.name.endswith("_DESC")
 
-    def key_of(self, created_at: datetime, quality_score: float | None) -> Any:
+    def key_of(self, created_at: datetime | str, quality_score: float | None) -> Any:
         """The sort key of a row; a missing quality score sorts as -1 so keysets stay plain row comparisons."""
         if self.by_created_at:
             return created_at

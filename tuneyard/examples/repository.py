@@ -97,10 +97,20 @@ async def upsert(pool: Pool, columns: list[list[Any]]) -> RecordResult:
     return await transact(pool, write, affected=lambda result: result.inserted + result.updated)
 
 
+# Times leave PostgreSQL as the text datetime.isoformat() makes of a UTC time (six digits of fraction, none when they
+# are all zero): decoding them into datetimes and formatting those again took ~15% of a page's CPU in the server.
+_ISO_TEXT = (
+    "to_char(e.{0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN to_char(e.{0}, 'US') = '000000' THEN '' ELSE to_char(e.{0}, '.US') END || '+00:00' AS {0}"
+)
+_TIMES = {"created_at", "updated_at"}
+
+
 def _select_list(columns: Iterable[str]) -> str:
-    """The requested columns (always with id), through the example_rows view (which joins tags only if read)."""
+    """The requested columns (always with id), through the example_rows view (which joins tags only if read); times
+    as ISO 8601 text (sorts and keysets name the table's columns, `e.created_at`, never these)."""
     wanted = set(columns)
-    return ", ".join(["e.id", *(f"e.{c}" for c in COLUMNS if c in wanted)])
+    return ", ".join(["e.id", *(_ISO_TEXT.format(c) if c in _TIMES else f"e.{c}" for c in COLUMNS if c in wanted)])
 
 
 async def get(conn: Executor, example_id: int, columns: Iterable[str]) -> Example | None:

@@ -28,10 +28,15 @@ def _parse(value: object) -> datetime:
     return parsed
 
 
+def _serialize(value: datetime | str) -> str:
+    # Text is a time PostgreSQL already wrote in ISO 8601 (tuneyard.examples.repository reads times that way).
+    return value if type(value) is str else value.isoformat()  # type: ignore[union-attr]
+
+
 DateTime = strawberry.scalar(
     name="DateTime",
     description="Date with time (ISO 8601); a time without zone is read as UTC.",
-    serialize=datetime.isoformat,
+    serialize=_serialize,
     parse_value=_parse,
 )
 
