@@ -22,7 +22,7 @@ from bench.common import ADMIN_URL, RawHTTP, percentile, start_server
 from bench.data import INTENT_WEIGHTS, INTENTS, PLATFORMS
 from tuneyard.core.db import create_pool
 from tuneyard.core.migrations import migrate
-from tuneyard.curation import repository as curation_sql
+from tuneyard.curation import stats_repository as curation_sql
 from tuneyard.examples.service import compile_filter
 
 FILTER = {"intent": {"eq": "publish"}, "qualityScore": {"gte": 0.7}, "tags": {"containsNone": ["development", "test"]}}
@@ -85,7 +85,7 @@ async def ensure_data(rows: int) -> str:
                 print(f"  generated {end:,} examples", flush=True)
             print(f"generated {rows - have:,} examples in {time.perf_counter() - started:.0f} s")
         # Leave no trace of an earlier run, and measure tables at rest (as autovacuum leaves them).
-        await conn.execute("DELETE FROM tag_operation_changes; DELETE FROM tag_operations; "
+        await conn.execute("DELETE FROM tag_operation_batches; DELETE FROM tag_operations; "
                            "DELETE FROM example_tags WHERE tags = '{bench_batch}'; "
                            "UPDATE example_tags SET tags = array_remove(tags, 'bench_batch') WHERE 'bench_batch' = ANY(tags)")  # fmt: skip
         await conn.execute("VACUUM ANALYZE examples")

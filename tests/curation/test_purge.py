@@ -37,7 +37,9 @@ EXPORT = "mutation($id: ID!) { exportDataset(id: $id, format: RAW) { id } }"
 JOB = "query($id: ID!) { job(id: $id) { status error result } }"
 # Every table a purge reads or writes, emptied before each test (a dry run remembered by another test could turn a
 # wrong confirm into a CONFLICT).
-TABLES = f"{DATASET_TABLES}; TRUNCATE tag_operations, tag_operation_changes, purge_dry_runs RESTART IDENTITY"
+TABLES = f"{DATASET_TABLES}; TRUNCATE tag_operations, tag_operation_batches, purge_dry_runs RESTART IDENTITY"
+# The tag log, one row per operation and example it changed.
+LOGGED = "(SELECT operation_id, unnest(example_ids) AS example_id FROM tag_operation_batches) AS logged"
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +137,8 @@ async def test_dry_run_then_confirm_deletes_exactly_the_archived_matches_outside
     assert all(r["tags"] == unchanged[r["id"]]["tags"] for r in after), "the others keep their tags"
     gone = list(expected)
     assert await db.fetchval("SELECT count(*) FROM example_tags WHERE example_id = ANY($1)", gone) == 0
-    assert await db.fetchval("SELECT count(*) FROM tag_operation_changes WHERE example_id = ANY($1)", gone) == 0
-    logged = await db.fetchval(
-        "SELECT count(*) FROM tag_operation_changes WHERE operation_id = $1", int(operation["id"])
-    )
+    assert await db.fetchval(f"SELECT count(*) FROM {LOGGED} WHERE example_id = ANY($1)", gone) == 0
+    logged = await db.fetchval(f"SELECT count(*) FROM {LOGGED} WHERE operation_id = $1", int(operation["id"]))
     assert logged == len(tagged - expected)
     ops = {op["id"]: op for op in admin.data(OPERATIONS)["tagOperations"]}
     assert ops[operation["id"]]["purgedCount"] == len(tagged & expected) > 0

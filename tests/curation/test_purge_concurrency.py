@@ -14,6 +14,8 @@ from tuneyard.curation import service as curation
 from tuneyard.examples import service as examples
 
 KEYS = [f"pur-{i:03d}" for i in range(400)]
+# The tag log, one row per operation and example it changed.
+LOGGED = "(SELECT operation_id, unnest(example_ids) AS example_id FROM tag_operation_batches) AS logged"
 ALL = {"executionId": {"in": KEYS}}
 # Purge filters that scan the rows in different orders, overlapping each other.
 FILTERS: list[dict[str, Any]] = [
@@ -38,7 +40,7 @@ async def test_purges_beside_taggers_recorders_and_archivers(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with clients_pool(database_url) as pool:
-        await pool.execute("TRUNCATE tag_operations, tag_operation_changes, purge_dry_runs RESTART IDENTITY")
+        await pool.execute("TRUNCATE tag_operations, tag_operation_batches, purge_dry_runs RESTART IDENTITY")
         await examples.record(pool, [example(k, tags=["seed"]) for k in KEYS])
         await curation.archive(pool, ALL)
         present, deleted = len(KEYS), 0
@@ -71,13 +73,12 @@ async def test_purges_beside_taggers_recorders_and_archivers(
 
         # The tag log names no purged example, and each operation's changes plus its purged ones are all it made.
         orphans = await pool.fetchval(
-            "SELECT count(*) FROM tag_operation_changes c WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = "
-            "c.example_id)"
+            f"SELECT count(*) FROM {LOGGED} WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = logged.example_id)"
         )
         assert orphans == 0
         counts = await pool.fetch(
-            "SELECT o.affected_count, o.purged_count, (SELECT count(*) FROM tag_operation_changes c "
-            "WHERE c.operation_id = o.id) AS logged FROM tag_operations o"
+            f"SELECT o.affected_count, o.purged_count, "
+            f"(SELECT count(*) FROM {LOGGED} WHERE logged.operation_id = o.id) AS logged FROM tag_operations o"
         )
         assert all(r["affected_count"] == r["logged"] + r["purged_count"] for r in counts)
         assert sum(r["purged_count"] for r in counts) > 0

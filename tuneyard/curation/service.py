@@ -13,6 +13,7 @@ from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import check_page_size
 from tuneyard.curation import repository as repo
+from tuneyard.curation import stats_repository as stats_sql
 from tuneyard.curation.models import (
     MAX_HISTOGRAM_BUCKETS,
     MAX_PURGE,
@@ -171,8 +172,8 @@ def _changed_while_purging(confirmed: int, found: int) -> NoReturn:
 class Stats:
     """Aggregates of the examples matching a filter, computed in SQL, each query run only when needed.
 
-    Everything but the tag counts and the total comes from one scan (see repositories.curation.aggregates),
-    made once however many of those fields are selected. `buckets` is the histogram size that scan uses.
+    Everything but the tag counts and the total comes from one scan (see stats_repository.aggregates), made once however
+    many of those fields are selected. `buckets` is the histogram size that scan uses.
     """
 
     def __init__(self, pool: Pool, where: Filter, buckets: int = 5) -> None:
@@ -184,28 +185,29 @@ class Stats:
 
     async def _grouped(self, grouping: str) -> list[Aggregate]:
         if self._aggregates is None:
-            self._aggregates = asyncio.ensure_future(repo.aggregates(self._pool, self._where, self._buckets))
+            self._aggregates = asyncio.ensure_future(stats_sql.aggregates(self._pool, self._where, self._buckets))
         return [a for a in await self._aggregates if a.grouping == grouping]
 
     async def summary(self) -> Summary:
         return (await self._grouped("all"))[0].summary  # the () grouping set always yields its row
 
     async def total_not_archived(self) -> int:
-        return await repo.count_not_archived(self._pool)
+        return await stats_sql.count_not_archived(self._pool)
 
     async def quality_histogram(self, buckets: int) -> list[Bucket]:
         _check_buckets(buckets)
         if buckets == self._buckets:
             counts = {a.key: a.summary.count for a in await self._grouped("bucket")}
         else:
-            counts = await repo.quality_histogram(self._pool, self._where, buckets)
+            counts = await stats_sql.quality_histogram(self._pool, self._where, buckets)
         return [Bucket(lower=i / buckets, upper=(i + 1) / buckets, count=counts.get(i + 1, 0)) for i in range(buckets)]
 
     async def counts_by(self, grouping: str) -> list[tuple[str, int]]:
         """(key, count) by "tag", "intent", "platform" or "model", most frequent first; missing keys are left out."""
         if grouping == "tag":
-            return await repo.counts_by_tag(self._pool, self._where)
-        found = [(a.key, a.summary.count) for a in await self._grouped(grouping) if a.key is not None]
+            found = await stats_sql.counts_by_tag(self._pool, self._where)
+        else:
+            found = [(a.key, a.summary.count) for a in await self._grouped(grouping) if a.key is not None]
         return sorted(found, key=lambda pair: (-pair[1], pair[0]))
 
 
