@@ -20,6 +20,7 @@ import orjson
 
 from bench.common import ADMIN_URL, RawHTTP, percentile, start_server
 from bench.data import INTENT_WEIGHTS, INTENTS, PLATFORMS
+from tests.support.databases import with_database
 from tuneyard.core.db import create_pool
 from tuneyard.core.migrations import migrate
 from tuneyard.curation import stats_repository as curation_sql
@@ -67,7 +68,7 @@ async def ensure_data(rows: int) -> str:
             await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    url = with_database(ADMIN_URL, name)  # also for a bundled server's URL, whose socket folder is in its query
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bench.peer.postgraphile import libpq_env
 from bench.peer.queries import ExampleRow, first_difference, peer_page, tuneyard_page
@@ -69,27 +68,12 @@ def test_database_urls_become_node_postgres_settings() -> None:
     assert libpq_env("postgresql://postgres:p%40ss@%2Ftmp%2Fpg%20sock/bench") == socket
 
 
-def host_in_place(url: str) -> str:
-    """The URL with a `?host=/socket/folder` moved, percent-encoded, into the host's place.
-
-    bench.curation's ensure_data names its database by replacing the URL's last path segment, which a bundled
-    PostgreSQL's URL (`postgresql://postgres:@/postgres?host=/folder`) ends in its query instead.
-    """
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    if "host" not in query:
-        return url
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{quote(query.pop('host'), safe='')}"
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
-
-
 def test_both_servers_return_the_same_rows_for_every_measured_query(backing: tuple[str, str]) -> None:
     admin_url, redis_url = backing
     # ensure_data names the database by its row count: a count of this run's own keeps concurrent runs on one
     # PostgreSQL server out of each other's database. 12,000 rows are enough for over 1,050 to match the filter.
     rows = 12_000 + secrets.randbelow(1000)
-    env = dict(os.environ, TUNEYARD_BENCH_DATABASE_URL=host_in_place(admin_url), TUNEYARD_BENCH_REDIS_URL=redis_url)
+    env = dict(os.environ, TUNEYARD_BENCH_DATABASE_URL=admin_url, TUNEYARD_BENCH_REDIS_URL=redis_url)
     bench = subprocess.Popen(
         [sys.executable, "-m", "bench.peer", "--check-only", "--rows", str(rows)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
