@@ -29,20 +29,10 @@ from graphql import (
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from tuneyard.core.graphql.variables import coerce_large_lists
+from tuneyard.core.graphql.variables import UNCHANGED, coerce_large_lists
 
 Serializer = Callable[[Any], Any]
 Builder = Callable[[Any], "dict[str, Any] | None"]
-
-# Values that a built-in scalar's serializer returns unchanged, tested inline instead of calling it: `{v}` is the
-# value. Anything else (another type, a NaN, an Int out of range) still goes through the serializer, with its error.
-_UNCHANGED = {
-    "String": "type({v}) is str",
-    "ID": "type({v}) is str",
-    "Boolean": "type({v}) is bool",
-    "Float": "type({v}) is float and isfinite({v})",
-    "Int": "type({v}) is int and -2147483648 <= {v} <= 2147483647",
-}
 
 
 def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLScalarType | GraphQLEnumType, bool, bool] | None:
@@ -60,7 +50,7 @@ def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLScalarType | GraphQLEnu
 
 def _expression(leaf: GraphQLScalarType | GraphQLEnumType, value: str, serializer: str) -> str:
     """Python for the serialized `value`, as graphql-core's serializer for `leaf` would give it."""
-    unchanged = _UNCHANGED.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
+    unchanged = UNCHANGED.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
     if unchanged is None:
         return f"{serializer}({value})"
     if leaf.name == "ID":  # an int id is written as its decimal string, as serialize_id does

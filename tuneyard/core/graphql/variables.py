@@ -35,8 +35,10 @@ Coercer = Callable[[Any], Any]  # a value -> its coerced value, or Undefined whe
 # A list variable shorter than this is left to graphql-core: compiling and the bookkeeping would not pay.
 MIN_ITEMS = 50
 
-# Values that a built-in scalar's input coercion returns unchanged, tested inline: `{v}` is the value.
-_UNCHANGED = {
+# Values that a built-in scalar returns unchanged, both coercing input and serializing output, so that compiled code
+# tests them inline instead of calling it: `{v}` is the value. Anything else (another type, a NaN, an Int out of
+# range) still goes through the scalar's function, with its error. (tuneyard.core.graphql.execution uses it too.)
+UNCHANGED = {
     "String": "type({v}) is str",
     "ID": "type({v}) is str",
     "Boolean": "type({v}) is bool",
@@ -56,7 +58,7 @@ def _leaf_lines(leaf: GraphQLScalarType | GraphQLEnumType, value: str, target: s
         f"if {target} is UNDEFINED:",
         "    return UNDEFINED",
     ]
-    unchanged = _UNCHANGED.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
+    unchanged = UNCHANGED.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
     if unchanged is None:
         return attempt
     return [f"if {unchanged.format(v=value)}:", f"    {target} = {value}", "else:", *(f"    {a}" for a in attempt)]
