@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +16,7 @@ from redis.asyncio import Redis
 from tests.support import GraphQLClient, GraphQLWebSocket, Server, free_port
 from tuneyard.cli import build_parser
 from tuneyard.server.health import Health
+from tuneyard.server.logs import FLUSH_SECONDS, BufferedHandler
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +83,25 @@ async def test_healthz_reports_states_and_logs_the_details_once(caplog: pytest.L
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 2, warnings  # one per service, however many probes failed
     assert f"127.0.0.1', {port}" in warnings[0] and warnings[1].startswith("healthz: redis unavailable: ")
+
+
+def test_buffered_log_lines_are_written_within_the_interval_and_warnings_at_once() -> None:
+    written = io.BytesIO()
+    stream = io.TextIOWrapper(io.BufferedWriter(written, 64 * 1024), encoding="utf-8")  # type: ignore[arg-type]
+    handler = BufferedHandler(stream)
+    logger = logging.getLogger("tuneyard.test.buffered")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.warning("at once")
+        assert written.getvalue() == b"at once\n"
+        logger.info("in a block")
+        logger.error("also at once")  # and what was buffered before it goes with it
+        assert written.getvalue() == b"at once\nin a block\nalso at once\n"
+        logger.info("later")
+        assert b"later" not in written.getvalue()
+        time.sleep(FLUSH_SECONDS * 3)
+        assert written.getvalue().endswith(b"later\n")
+    finally:
+        logger.removeHandler(handler)

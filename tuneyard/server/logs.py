@@ -100,8 +100,8 @@ FLUSH_SECONDS = 0.2
 
 class BufferedHandler(logging.StreamHandler):
     """Log lines into a block-buffered stream, written out every FLUSH_SECONDS by a background thread: a busy server
-    makes one write per interval instead of one per request (a third of a `{ __typename }` request's CPU went to its
-    access line's write). A warning or an error is written at once; what is buffered is written at exit."""
+    makes one write per interval instead of one system call per request and line. A warning or an error is written
+    at once; what is buffered is written at exit."""
 
     def __init__(self, stream: io.TextIOBase) -> None:
         super().__init__(stream)

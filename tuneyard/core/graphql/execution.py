@@ -31,7 +31,6 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from tuneyard.core.graphql.variables import UNCHANGED, coerce_large_lists
 
-Serializer = Callable[[Any], Any]
 Builder = Callable[[Any], "dict[str, Any] | None"]
 
 
