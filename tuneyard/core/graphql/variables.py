@@ -27,6 +27,7 @@ from graphql import (
     OperationDefinitionNode,
     TypeNode,
     Undefined,
+    get_named_type,
 )
 from graphql.utilities.coerce_input_value import coerce_default_value
 
@@ -106,13 +107,10 @@ def compile_input_object(type_: GraphQLInputObjectType) -> Coercer | None:
     for index, (name, field) in enumerate(type_.fields.items()):
         value, out_name = f"v{index}", field.out_name or name
         target = f"out[{out_name!r}]"
-        leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-        leaf = leaf.of_type if isinstance(leaf, GraphQLList) else leaf
-        leaf = leaf.of_type if isinstance(leaf, GraphQLNonNull) else leaf
-        names[f"c{index}"] = getattr(leaf, "coerce_input_value", None)
         present = _field_lines(field.type, value, target, f"c{index}")
         if present is None:
             return None
+        names[f"c{index}"] = get_named_type(field.type).coerce_input_value  # a scalar or enum: _field_lines saw to it
         body.append(f"{value} = value.get({name!r}, UNDEFINED)")
         body.append(f"if {value} is UNDEFINED:")
         default = coerce_default_value(field)
