@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tuneyard.curation import service
+from tuneyard.curation.stats import Stats
 
 Row = dict[str, Any]
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -88,7 +88,7 @@ async def test_every_figure_matches_the_rows(
     scores = [r["quality_score"] for r in chosen if r["quality_score"] is not None]
     outcomes = [r["success"] for r in chosen if r["success"] is not None]
 
-    stats = service.Stats(pool, spec, 10)
+    stats = Stats(pool, spec, 10)
     summary = await stats.summary()
     assert summary.count == len(chosen)
     assert summary.avg_quality_score == (pytest.approx(sum(scores) / len(scores)) if scores else None)

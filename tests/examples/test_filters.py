@@ -9,7 +9,7 @@ back from the database.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -66,40 +66,51 @@ def _strings(values: list[Any]) -> st.SearchStrategy[dict[str, Any]]:
     )  # fmt: skip
 
 
-score = st.sampled_from([*SCORES, 0.0, 0.5, 1.0])
-moment = st.sampled_from(TIMES).map(lambda t: datetime.fromisoformat(t).isoformat())
+# Scores and times stored, and the summary's bounds: its quality bins' thresholds, midnights UTC (see test_summary).
+score = st.sampled_from([*SCORES, 0.0, 0.5, 1.0, *(k / 20 for k in range(1, 20))])
+MIDNIGHTS = sorted({datetime.fromisoformat(t).astimezone(UTC).replace(hour=0, minute=0, second=0) for t in TIMES})
+moment = st.one_of(
+    st.sampled_from(TIMES).map(lambda t: datetime.fromisoformat(t).isoformat()),
+    st.sampled_from(MIDNIGHTS).map(datetime.isoformat),
+)
 tag_list = st.lists(st.sampled_from(TAGS), max_size=3)
 id_list = st.lists(st.sampled_from(EXECUTION_IDS), min_size=12, max_size=200, unique=True)
-leaf = st.fixed_dictionaries(
-    {},
-    optional={
-        "executionId": st.one_of(
-            st.fixed_dictionaries({"in": id_list}), st.fixed_dictionaries({"notIn": id_list}), _strings(EXECUTION_IDS)),
-        "ids": id_list,  # executionIds here, turned into ids once they are known
-        "intent": _strings([*INTENTS[:5], "nope"]),
-        "platform": _strings(PLATFORMS),
-        "modelId": _strings(["gpt", "llama", "other"]),
-        "qualityScore": st.fixed_dictionaries(
-            {}, optional={op: _maybe(score) for op in ("eq", "gt", "gte", "lt", "lte")} | {"isNull": _maybe(st.booleans())}),
-        "success": _maybe(st.booleans()),
-        "createdAt": st.fixed_dictionaries({}, optional={op: _maybe(moment) for op in ("gt", "gte", "lt", "lte")}),
-        "tags": st.fixed_dictionaries(
-            {}, optional={op: _maybe(tag_list) for op in ("containsAny", "containsAll", "containsNone")}
-            | {"isEmpty": _maybe(st.booleans())}),
-        "text": st.sampled_from(WORDS),
-        "archived": _maybe(st.booleans()),
-    },
-)  # fmt: skip
-filters = st.recursive(
-    leaf,
-    lambda inner: st.one_of(
-        st.fixed_dictionaries({"and": st.lists(inner, max_size=3)}),
-        st.fixed_dictionaries({"or": st.lists(inner, max_size=3)}),
-        st.fixed_dictionaries({"not": inner}),
-        st.tuples(leaf, inner).map(lambda pair: {**pair[0], "and": [pair[1]]}),
-    ),
-    max_leaves=4,
-)
+_LEAF_FIELDS = {
+    "executionId": st.one_of(
+        st.fixed_dictionaries({"in": id_list}), st.fixed_dictionaries({"notIn": id_list}), _strings(EXECUTION_IDS)),
+    "ids": id_list,  # executionIds here, turned into ids once they are known
+    "intent": _strings([*INTENTS[:5], "nope"]),
+    "platform": _strings(PLATFORMS),
+    "modelId": _strings(["gpt", "llama", "other"]),
+    "qualityScore": st.fixed_dictionaries(
+        {}, optional={op: _maybe(score) for op in ("eq", "gt", "gte", "lt", "lte")} | {"isNull": _maybe(st.booleans())}),
+    "success": _maybe(st.booleans()),
+    "createdAt": st.fixed_dictionaries({}, optional={op: _maybe(moment) for op in ("gt", "gte", "lt", "lte")}),
+    "tags": st.fixed_dictionaries(
+        {}, optional={op: _maybe(tag_list) for op in ("containsAny", "containsAll", "containsNone")}
+        | {"isEmpty": _maybe(st.booleans())}),
+    "text": st.sampled_from(WORDS),
+    "archived": _maybe(st.booleans()),
+}  # fmt: skip
+
+
+def _nested(leaf: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.fixed_dictionaries({"and": st.lists(inner, max_size=3)}),
+            st.fixed_dictionaries({"or": st.lists(inner, max_size=3)}),
+            st.fixed_dictionaries({"not": inner}),
+            st.tuples(leaf, inner).map(lambda pair: {**pair[0], "and": [pair[1]]}),
+        ),
+        max_leaves=4,
+    )
+
+
+filters = _nested(st.fixed_dictionaries({}, optional=_LEAF_FIELDS))
+# Filters of only the fields the example summary may answer (executionId, ids and text it never does).
+summary_filters = _nested(st.fixed_dictionaries(
+    {}, optional={k: v for k, v in _LEAF_FIELDS.items() if k not in ("executionId", "ids", "text")}))  # fmt: skip
 
 
 def _with_ids(spec: Any, id_of: dict[str, int]) -> Any:
@@ -135,3 +146,20 @@ def test_text_search_is_every_word(database: tuple[FilterDatabase, list[dict[str
     for words in WORDS:
         expected = {r["execution_id"] for r in rows if matches(r, {"text": words})}
         assert db.matching({"text": words}) == expected and 0 < len(expected) < len(rows), words
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])  # fmt: skip
+@given(spec=summary_filters)
+def test_the_summary_counts_what_the_oracle_selects(
+    database: tuple[FilterDatabase, list[dict[str, Any]]], spec: dict[str, Any]
+) -> None:
+    """Where the example summary answers a filter, its count is the number of examples the oracle selects."""
+    db, rows = database
+    try:
+        counted = db.summary_count(spec)
+    except ValidationError as error:
+        assert "levels deep" in error.message
+        return
+    assume(counted is not None)
+    assert counted == sum(matches(r, spec) for r in rows)

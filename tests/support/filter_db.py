@@ -12,6 +12,7 @@ from tests.support.datasets import new_examples
 from tuneyard.core.db import create_pool
 from tuneyard.examples import service as examples_service
 from tuneyard.examples.filter_sql import compile_filter
+from tuneyard.examples.models import SUMMARY_ROWS
 
 
 class FilterDatabase:
@@ -39,6 +40,15 @@ class FilterDatabase:
         where = compile_filter(spec, archived_default=archived_default)
         sql = f"SELECT e.execution_id FROM examples e WHERE {where.sql}"
         return {r["execution_id"] for r in self.run(self.pool.fetch(sql, *where.params))}
+
+    def summary_count(self, spec: dict[str, Any] | None) -> int | None:
+        """The examples the example summary counts for the filter, or None where it cannot answer it."""
+        where = examples_service.compile_filter(spec)
+        if where.summary is None:
+            return None
+        sql = f"SELECT coalesce(sum(s.n), 0) FROM {SUMMARY_ROWS} s WHERE {where.summary.sql}"
+        found: int = self.run(self.pool.fetchval(sql, *where.summary.params))
+        return found
 
     def close(self) -> None:
         self.run(self.pool.close())

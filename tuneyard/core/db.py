@@ -96,10 +96,35 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A parameterised SQL condition over the alias `e` (an example), with its $1..$n values."""
+    """A parameterised SQL condition over the alias `e` (an example), with its $1..$n values.
+
+    `per_value_plan`: its best plan depends on the values (a word to search for may match ten rows or a million), so
+    it is planned for each run's values (see fetch_planned), never with a prepared statement's generic plan.
+    `summary`: the same condition over the example summary's rows (alias `s`), where the summary can answer it.
+    """
 
     sql: str
     params: Sequence[Any]
+    per_value_plan: bool = False
+    summary: Condition | None = None
+
+
+async def fetch_planned(executor: Executor, condition: Condition, sql: str, *params: Any) -> list[asyncpg.Record]:
+    """executor.fetch(sql, *params), planned for these values when the condition asks for it.
+
+    asyncpg prepares every statement; from a prepared statement's sixth run on, PostgreSQL may keep one generic plan
+    for all values. For a word search that plan walks the newest examples testing each (right for a common word),
+    which for a rare word at ten million examples reads them all: seconds where a plan for the word takes 50 ms.
+    `plan_cache_mode` for one transaction makes the statement planned for its values every time.
+    """
+    if not condition.per_value_plan:
+        return await executor.fetch(sql, *params)
+    if isinstance(executor, asyncpg.Pool):
+        async with executor.acquire() as conn:
+            return await fetch_planned(conn, condition, sql, *params)
+    async with executor.transaction(readonly=True):
+        await executor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await executor.fetch(sql, *params)
 
 
 async def xact_lock(conn: Connection, key: int) -> None:

@@ -19,6 +19,14 @@ U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
+class Count:
+    """How many items match: exactly, or (exact false) at least `value`, where counting all would take too long."""
+
+    value: int
+    exact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """The items shown, whether more follow, and how to make the cursor of the item at an index.
 

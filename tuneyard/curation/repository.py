@@ -222,7 +222,7 @@ async def delete_examples(conn: Connection, where: Condition, locked: list[int])
     as they are now."""
     await xact_lock(conn, TAGS_LOCK)
     ids = f"${len(where.params) + 1}::bigint[]"
-    deleted: int = await conn.fetchval(
+    target: list[int] = await conn.fetchval(
         f"""
         WITH target AS MATERIALIZED (
             SELECT e.id FROM examples e WHERE e.id = ANY({ids}) AND {_archived(where)} AND NOT {_HELD}
@@ -249,13 +249,17 @@ async def delete_examples(conn: Connection, where: Condition, locked: list[int])
             UPDATE tag_operations o SET purged_count = o.purged_count + purged.n
             FROM (SELECT operation_id, sum(purged)::int AS n FROM batches GROUP BY operation_id) purged
             WHERE o.id = purged.operation_id
-        ), gone AS (
-            DELETE FROM examples e USING target WHERE e.id = target.id RETURNING e.id
         )
-        SELECT count(*) FROM gone
+        SELECT coalesce(array_agg(id), '{{}}') FROM target
         """,
         *where.params,
         locked,
+    )
+    # A statement of its own, after the tags': the summary triggers (migration 0017) file each example's counts under
+    # its tags, which they read from example_tags, so those must be gone (and re-filed as untagged) first.
+    deleted: int = await conn.fetchval(
+        "WITH gone AS (DELETE FROM examples e WHERE e.id = ANY($1::bigint[]) RETURNING 1) SELECT count(*) FROM gone",
+        target,
     )
     return deleted
 

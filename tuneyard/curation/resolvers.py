@@ -11,6 +11,7 @@ from tuneyard.core.principal import Role
 from tuneyard.curation import service as service
 from tuneyard.curation.models import MAX_PURGE
 from tuneyard.curation.models import TagOperation as DomainTagOperation
+from tuneyard.curation.stats import Stats
 from tuneyard.curation.types import ArchiveResult, ExampleStats, PurgeResult, TagOperation
 from tuneyard.examples.types import ExampleFilter, as_filter
 
@@ -24,7 +25,7 @@ def _operation(op: DomainTagOperation) -> TagOperation:
 
 def stats(info: Info, filter: ExampleFilter | None = None) -> ExampleStats:
     info.context.require(Role.READER)
-    return ExampleStats(stats=service.Stats(info.context.pool, as_filter(filter), _histogram_buckets(info)))
+    return ExampleStats(stats=Stats(info.context.pool, as_filter(filter), _histogram_buckets(info)))
 
 
 def _histogram_buckets(info: Info) -> int:

@@ -3,12 +3,17 @@ the planner settings below."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
-from tuneyard.core.db import Condition, Executor, Pool
+from tuneyard.core.db import Condition, Executor, Pool, fetch_planned
 from tuneyard.curation.models import Aggregate, Summary
+from tuneyard.examples import service as examples_service
+from tuneyard.examples.models import QUALITY_BINS, SUMMARY_ROWS
 
 # Planner settings for the statements of stats, for their transaction only. The planner cannot tell how few groups
 # the aggregates make (it multiplies the distinct values of four keys into hundreds of thousands), so it would sort
@@ -32,34 +37,102 @@ async def _fetch_stats(pool: Pool, sql: str, *args: Any) -> list[asyncpg.Record]
         return await conn.fetch(sql, *args)
 
 
-async def aggregates(pool: Pool, where: Condition, buckets: int) -> list[Aggregate]:
-    """Count, averages and dates overall, and counts by intent, platform, model and quality bucket, from one scan.
+def summarized(where: Condition, buckets: int) -> bool:
+    """Whether the summary answers stats of this filter with this many histogram buckets (bins add up to them)."""
+    return where.summary is not None and QUALITY_BINS % buckets == 0
 
-    The inner query groups the matching examples by (intent, platform, model, bucket) in one pass; the outer one rolls
-    those groups (a few hundred, times the models in use) up into the five groupings.
-    """
+
+async def aggregates(pool: Pool, where: Condition, buckets: int) -> list[Aggregate]:
+    """Count, averages and dates overall, and counts by intent, platform, model and quality bucket: from the summary
+    where it answers the filter, else from one scan of the matching examples."""
+    if summarized(where, buckets):
+        return await _summary_aggregates(pool, where, buckets)
+    return await _scanned_aggregates(pool, where, buckets)
+
+
+# The rollup of groups (intent, platform, model, bucket) into the five groupings, over a relation `cube` of groups with
+# n, score_sum, scored, successes, outcomes, earliest and latest.
+_ROLLUP = """
+    SELECT grouping(intent, platform, model_id, bucket) AS grouping, intent, platform, model_id, bucket,
+           coalesce(sum(n), 0)::bigint AS count, (sum(score_sum) / nullif(sum(scored), 0))::float8 AS avg_quality_score,
+           sum(successes)::float8 / nullif(sum(outcomes), 0) AS success_rate,
+           min(earliest) AS earliest, max(latest) AS latest
+    FROM cube GROUP BY GROUPING SETS ((), (intent), (platform), (model_id), (bucket))
+"""
+
+
+async def _scanned_aggregates(pool: Pool, where: Condition, buckets: int) -> list[Aggregate]:
+    """The inner query groups the matching examples by (intent, platform, model, bucket) in one pass; the rollup turns
+    those groups (a few hundred, times the models in use) into the five groupings."""
     p = f"${len(where.params) + 1}"
     sql = f"""
     WITH cube AS (
-        SELECT e.intent, e.platform, e.model_id, width_bucket(e.quality_score, 0, 1, {p}) AS bucket,
+        SELECT e.intent, e.platform, e.model_id, width_bucket(e.quality_score, {p}::float8[]) + 1 AS bucket,
                count(*) AS n, sum(e.quality_score) AS score_sum, count(e.quality_score) AS scored,
                count(*) FILTER (WHERE e.success) AS successes, count(e.success) AS outcomes,
                min(e.created_at) AS earliest, max(e.created_at) AS latest
         FROM examples e WHERE {where.sql}
         GROUP BY 1, 2, 3, 4
-    ), bucketed AS (
-        -- width_bucket puts a score of exactly 1 in bucket n + 1, and no score in none
-        SELECT intent, platform, model_id, CASE WHEN bucket > {p} THEN {p} ELSE bucket END AS bucket,
-               n, score_sum, scored, successes, outcomes, earliest, latest
-        FROM cube
-    )
-    SELECT grouping(intent, platform, model_id, bucket) AS grouping, intent, platform, model_id, bucket,
-           coalesce(sum(n), 0)::bigint AS count, sum(score_sum) / nullif(sum(scored), 0) AS avg_quality_score,
-           sum(successes)::float8 / nullif(sum(outcomes), 0) AS success_rate,
-           min(earliest) AS earliest, max(latest) AS latest
-    FROM bucketed GROUP BY GROUPING SETS ((), (intent), (platform), (model_id), (bucket))
+    ) {_ROLLUP}
     """
-    return [_aggregate(r) for r in await _fetch_stats(pool, sql, *where.params, buckets)]
+    return [_aggregate(r) for r in await _fetch_stats(pool, sql, *where.params, bucket_bounds(buckets))]
+
+
+def bucket_bounds(buckets: int) -> list[float]:
+    """The lower bounds of buckets 2..n: width_bucket over them compares (a score of exactly 0.2 is in bucket 2 of 5),
+    as the summary's quality bins do, so both ways count the same; 1.0 falls in the last bucket."""
+    return [i / buckets for i in range(1, buckets)]
+
+
+async def _summary_aggregates(pool: Pool, where: Condition, buckets: int) -> list[Aggregate]:
+    """The same figures from the summary. Its rows of one key are summed first (folded rows and changes), so a day
+    counts only where examples remain. The summary knows days, not times: the earliest and latest times are read from
+    the examples of the first and last day that holds a match (an index range of one day)."""
+    summary = where.summary
+    assert summary is not None
+    await examples_service.fold_summary(pool)
+    b = f"${len(summary.params) + 1}"
+    sql = f"""
+    WITH keyed AS (
+        SELECT s.day, s.intent, s.platform, s.model_id, s.success, s.quality_bin,
+               sum(s.n) AS n, sum(s.score_sum) AS score_sum
+        FROM {SUMMARY_ROWS} s WHERE {summary.sql}
+        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(s.n) > 0
+    ), cube AS (
+        SELECT intent, platform, model_id, quality_bin / ({QUALITY_BINS} / {b}::int) + 1 AS bucket,
+               sum(n) AS n, sum(score_sum) AS score_sum, sum(n) FILTER (WHERE quality_bin IS NOT NULL) AS scored,
+               coalesce(sum(n) FILTER (WHERE success), 0) AS successes,
+               sum(n) FILTER (WHERE success IS NOT NULL) AS outcomes,
+               min(day) AS earliest, max(day) AS latest
+        FROM keyed GROUP BY 1, 2, 3, 4
+    ) {_ROLLUP}
+    """
+    found = [_aggregate(r) for r in await _fetch_stats(pool, sql, *summary.params, buckets)]
+    return [await _with_times(pool, where, a) if a.grouping == "all" else a for a in found]
+
+
+async def _with_times(pool: Pool, where: Condition, overall: Aggregate) -> Aggregate:
+    """The overall aggregate with the earliest and latest matching times, read within their days."""
+    first_day, last_day = overall.summary.earliest, overall.summary.latest
+    if first_day is None or last_day is None:
+        return overall
+    times = await asyncio.gather(
+        _time_within(pool, where, first_day, "min"), _time_within(pool, where, last_day, "max")
+    )
+    return replace(overall, summary=replace(overall.summary, earliest=times[0], latest=times[1]))
+
+
+async def _time_within(pool: Pool, where: Condition, day: date, extreme: str) -> datetime | None:
+    n = len(where.params)
+    start = datetime.combine(day, time(0), UTC)
+    rows = await fetch_planned(
+        pool, where,
+        f"SELECT {extreme}(e.created_at) FROM examples e "
+        f"WHERE {where.sql} AND e.created_at >= ${n + 1} AND e.created_at < ${n + 2}",
+        *where.params, start, start + timedelta(days=1),
+    )  # fmt: skip
+    found: datetime | None = rows[0][0]
+    return found
 
 
 # grouping(intent, platform, model_id, bucket) has a bit set for each column rolled up: which grouping set a row is.
@@ -74,7 +147,7 @@ def _aggregate(row: asyncpg.Record) -> Aggregate:
 
 
 async def count_not_archived(conn: Executor) -> int:
-    total: int = await conn.fetchval("SELECT count(*) FROM examples WHERE NOT archived")
+    total: int = await conn.fetchval(f"SELECT coalesce(sum(n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE NOT s.archived")
     return total
 
 
@@ -87,7 +160,14 @@ async def counts_by_tag(pool: Pool, where: Condition) -> list[tuple[str, int]]:
     """(tag, count); reads only the examples that have tags (rows of example_tags).
 
     A statement of its own, run beside the aggregates: grouping those by each example's tag set as well cost more
-    than this second pass (hashing and comparing arrays for every tagged example)."""
+    than this second pass (hashing and comparing arrays for every tagged example). From the summary where it answers
+    the filter (its rows carry the tag set)."""
+    if where.summary is not None:
+        sql = f"""
+        SELECT tag, sum(s.n)::bigint AS count FROM {SUMMARY_ROWS} s CROSS JOIN LATERAL unnest(s.tags) AS tag
+        WHERE {where.summary.sql} GROUP BY tag HAVING sum(s.n) > 0
+        """
+        return [(r["tag"], r["count"]) for r in await _fetch_stats(pool, sql, *where.summary.params)]
     sql = f"""
     SELECT tag, count(*) AS count
     FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from tuneyard.curation.service import Stats
+from tuneyard.curation.stats import Stats
 
 
 @strawberry.type

@@ -38,6 +38,7 @@ _FIELDS = {
 class _Compiler:
     def __init__(self) -> None:
         self.params: list[Any] = []
+        self.per_value_plan = False  # a `text` or `tags` condition: its best plan depends on the words or tags
 
     def param(self, value: Any) -> str:
         if len(self.params) >= MAX_PARAMS:
@@ -85,10 +86,12 @@ class _Compiler:
                 if len(str(value)) > MAX_TEXT:
                     raise ValidationError(f"{at}: search text is {len(str(value)):,} characters, at most {MAX_TEXT:,}")
                 check_no_nul(str(value), at)
+                self.per_value_plan = True
                 parts.append(
                     f"to_tsvector('simple', e.user_request) @@ websearch_to_tsquery('simple', {self.param(value)})"
                 )
             elif key == "tags":
+                self.per_value_plan = True
                 parts += self.tags(value, at)
         return parts
 
@@ -186,4 +189,4 @@ def compile_filter(spec: Filter | None, *, archived_default: bool = False) -> Co
     parts = compiler.filter(spec, "filter", 1)
     if spec.get("archived") is None:
         parts.insert(0, "e.archived" if archived_default else "NOT e.archived")
-    return Condition(" AND ".join(parts), compiler.params)
+    return Condition(" AND ".join(parts), compiler.params, compiler.per_value_plan)

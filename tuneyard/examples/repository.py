@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tuneyard.core.db import Condition, Connection, Executor, Pool, transact, xact_lock
-from tuneyard.examples.models import COLUMNS, RECORDED, TAGS_LOCK, Example, ExampleField, RecordResult
+from tuneyard.core.db import Condition, Connection, Executor, Pool, fetch_planned, transact, xact_lock
+from tuneyard.core.page import Count
+from tuneyard.examples.models import (
+    COLUMNS,
+    RECORDED,
+    SUMMARY_FOLD_DUE,
+    SUMMARY_ROWS,
+    TAGS_LOCK,
+    Example,
+    ExampleField,
+    RecordResult,
+)
 from tuneyard.examples.ordering import ExampleOrder, Position
 
 WRITTEN = [f for f in RECORDED if f.name != "tags"]  # the columns of examples a batch writes, in RECORDED order
@@ -134,7 +144,9 @@ async def page(
         condition += f" AND ({key}, e.id) {'<' if order.descending else '>'} (${n + 1}, ${n + 2})"
         params += [after.key, after.id]
     needed = {*columns, "created_at", "quality_score"}  # the cursor is made of them
-    rows = await conn.fetch(
+    rows = await fetch_planned(
+        conn,
+        where,
         f"SELECT {_select_list(needed)} FROM example_rows e WHERE {condition} "
         f"ORDER BY {key} {direction}, e.id {direction} LIMIT {int(limit)}",
         *params,
@@ -142,6 +154,23 @@ async def page(
     return [Example.from_row(r) for r in rows]
 
 
-async def count(conn: Executor, where: Condition) -> int:
-    total: int = await conn.fetchval(f"SELECT count(*) FROM examples e WHERE {where.sql}", *where.params)
-    return total
+async def count(pool: Pool, where: Condition, cap: int) -> Count:
+    """The examples matching `where`: from the summary where it answers the filter, exact and at any size; otherwise
+    counted up to `cap` (past it, `cap` and not exact)."""
+    if where.summary is not None:
+        await fold_summary(pool)
+        total = await pool.fetchval(
+            f"SELECT coalesce(sum(s.n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE {where.summary.sql}",
+            *where.summary.params,
+        )
+        return Count(total)
+    rows = await fetch_planned(
+        pool, where, f"SELECT count(*) FROM (SELECT FROM examples e WHERE {where.sql} LIMIT {cap + 1}) e", *where.params
+    )
+    found: int = rows[0][0]
+    return Count(min(found, cap), exact=found <= cap)
+
+
+async def fold_summary(executor: Executor) -> None:
+    """Fold the summary's changes into it once there are many (one folder at a time: the others go on at once)."""
+    await executor.execute("SELECT example_summary_fold($1)", SUMMARY_FOLD_DUE)

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from tuneyard.core.db import Condition, Pool
 from tuneyard.core.ids import parse_id
-from tuneyard.core.page import Page, check_page_size
+from tuneyard.core.page import Count, Page, check_page_size
+from tuneyard.examples import filter_sql
 from tuneyard.examples import repository as repo
-from tuneyard.examples.filter_sql import Filter, compile_filter
+from tuneyard.examples.filter_sql import Filter
 from tuneyard.examples.json_values import stored_problem
 from tuneyard.examples.models import Example, NewExample, RecordResult, batch_columns
 from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
+from tuneyard.examples.summary_filter import compile_summary_filter
 
-__all__ = ["Condition", "Filter", "compile_filter", "count", "get", "page", "record", "stored_problem"]
+# Past this many matches, a filter the summary cannot answer (a word search, a time bound within a day) is counted no
+# further: counting a million matching examples reads a million rows, a second or more at ten million examples.
+COUNT_CAP = 100_000
+
+__all__ = ["Condition", "Filter", "compile_filter", "count", "fold_summary", "get", "page", "record", "stored_problem"]
+
+
+def compile_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition:
+    """The SQL condition over examples `e` (see filter_sql), with its equivalent over the summary where there is one."""
+    rows = filter_sql.compile_filter(spec, archived_default=archived_default)
+    return replace(rows, summary=compile_summary_filter(spec, archived_default=archived_default))
 
 
 async def record(pool: Pool, examples: list[NewExample]) -> RecordResult:
@@ -39,5 +52,11 @@ async def page(
     return Page.of(found, first, cursor)
 
 
-async def count(pool: Pool, where: Condition) -> int:
-    return await repo.count(pool, where)
+async def fold_summary(pool: Pool) -> None:
+    """Fold the example summary's pending changes into it, when there are enough to be worth it."""
+    await repo.fold_summary(pool)
+
+
+async def count(pool: Pool, where: Condition) -> Count:
+    """How many examples match: exact where the summary answers the filter, else exact up to COUNT_CAP."""
+    return await repo.count(pool, where, COUNT_CAP)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from tuneyard.core.page import Page
+from tuneyard.core.page import Count, Page
 
 T = TypeVar("T")
 
-Counter = Callable[[], Awaitable[int]]
+Counter = Callable[[], Awaitable[int | Count]]
 
 
 @strawberry.type
@@ -34,6 +35,7 @@ class Connection(Generic[T]):
     page_info: PageInfo
     page: strawberry.Private[Page[Any]]
     count_total: strawberry.Private[Counter]
+    counted: strawberry.Private[asyncio.Future[int | Count] | None] = None
 
     @property
     def cursors(self) -> list[str]:
@@ -43,9 +45,24 @@ class Connection(Generic[T]):
     def edges(self) -> list[Edge[T]]:
         return [Edge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
 
-    @strawberry.field(description="Items matching the query; counted only when asked for.")
+    async def _count(self) -> Count:
+        if self.counted is None:  # totalCount and totalCountExact share one count
+            self.counted = asyncio.ensure_future(self.count_total())
+        found = await self.counted
+        return found if isinstance(found, Count) else Count(found)
+
+    @strawberry.field(
+        description="Items matching the query; counted only when asked for. A lower bound where totalCountExact is false."
+    )
     async def total_count(self) -> int:
-        return await self.count_total()
+        return (await self._count()).value
+
+    @strawberry.field(
+        description="False where counting every match would take too long (a word search matching very many examples, "
+        "say): totalCount then says at least that many match."
+    )
+    async def total_count_exact(self) -> bool:
+        return (await self._count()).exact
 
     @classmethod
     def of(cls, page: Page[Any], count_total: Counter) -> Connection[T]:

@@ -1,0 +1,124 @@
+"""An ExampleFilter as a condition over the example summary (migration 0017), when the summary can answer it exactly.
+
+A summary row (alias `s`) holds what a filter may ask of an example without reading it: its UTC day, intent, platform,
+model id, success, archived flag, quality bin and tag set. Each condition the summary answers is written over the
+summary's column exactly as filter_sql writes it over the example's, so it is true, false or null for a summary row
+exactly when it is for each example the row counts: and/or/not (with their null handling) then agree too.
+
+What a summary row cannot tell apart stays with the examples: `ids`, `executionId`, `text`, a createdAt bound that is
+not midnight UTC (or is a gt/lte bound), a qualityScore bound that is not a bin threshold. compile_summary_filter returns
+None for a filter with any of them. The filter must have passed compile_filter (which checks it) first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+
+from tuneyard.core.db import Condition
+from tuneyard.examples.filter_sql import Filter
+from tuneyard.examples.models import QUALITY_BINS
+
+_THRESHOLDS = {k / QUALITY_BINS: k for k in range(1, QUALITY_BINS)}  # the double nearest k/20 is SQL's 0.05 * k literal
+_STRING_COLUMNS = {"intent": "s.intent", "platform": "s.platform", "modelId": "s.model_id"}
+
+
+class _Unanswerable(Exception):
+    """The summary cannot answer this part of the filter exactly."""
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def filter(self, spec: Filter) -> list[str]:
+        parts: list[str] = []
+        for key, value in spec.items():
+            if value is None:
+                continue
+            if key in ("and", "or"):
+                subs = [self.group(s) for s in value]
+                if subs:
+                    parts.append("(" + f" {key.upper()} ".join(subs) + ")")
+            elif key == "not":
+                parts.append(f"NOT coalesce({self.group(value)}, false)")
+            elif key in _STRING_COLUMNS:
+                parts += self.string(_STRING_COLUMNS[key], value)
+            elif key == "qualityScore":
+                parts += [self.quality(op, v) for op, v in value.items() if v is not None]
+            elif key == "createdAt":
+                parts += [self.created_at(op, v) for op, v in value.items() if v is not None]
+            elif key == "success":
+                parts.append(f"s.success = {self.param(bool(value))}")
+            elif key == "archived":
+                parts.append("s.archived" if value else "NOT s.archived")
+            elif key == "tags":
+                parts += self.tags(value)
+            else:  # ids, executionId, text: a summary row counts examples these tell apart
+                raise _Unanswerable(key)
+        return parts
+
+    def group(self, spec: Filter) -> str:
+        parts = self.filter(spec)
+        return "(" + " AND ".join(parts) + ")" if parts else "true"
+
+    def string(self, column: str, spec: Mapping[str, Any]) -> list[str]:
+        ops = {
+            "eq": lambda v: f"{column} = {self.param(v)}",
+            "neq": lambda v: f"{column} IS DISTINCT FROM {self.param(v)}",
+            "in": lambda v: f"{column} = ANY({self.param(list(v))}::text[])",
+            "notIn": lambda v: f"({column} IS NULL OR NOT {column} = ANY({self.param(list(v))}::text[]))",
+            "isNull": lambda v: f"{column} IS {'' if v else 'NOT '}NULL",
+        }
+        return [ops[op](value) for op, value in spec.items() if value is not None]
+
+    def quality(self, op: str, value: Any) -> str:
+        if op == "isNull":
+            return f"s.quality_bin IS {'' if value else 'NOT '}NULL"
+        bound = float(value)
+        if (op == "gte" and bound == 0) or (op == "lte" and bound == 1):
+            return "s.quality_bin >= 0"  # every score (scores lie in [0, 1]); null without one, as the comparison is
+        if op in ("gte", "lt") and bound in _THRESHOLDS:
+            return f"s.quality_bin {'>=' if op == 'gte' else '<'} {_THRESHOLDS[bound]}"
+        raise _Unanswerable("qualityScore")
+
+    def created_at(self, op: str, value: Any) -> str:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if at.tzinfo is None or op not in ("gte", "lt"):
+            raise _Unanswerable("createdAt")
+        at = at.astimezone(UTC)
+        if at.time() != time(0):
+            raise _Unanswerable("createdAt")
+        return f"s.day {'>=' if op == 'gte' else '<'} {self.param(at.date())}::date"
+
+    def tags(self, spec: Mapping[str, Any]) -> list[str]:
+        parts = []
+        for op, value in spec.items():
+            if value is None:
+                continue
+            if op == "isEmpty":
+                parts.append(f"s.tags {'=' if value else '<>'} '{{}}'")
+            elif not value:  # as filter_sql: containsAny of nothing matches nothing, the others everything
+                parts += ["false"] if op == "containsAny" else []
+            else:
+                found = f"s.tags {'@>' if op == 'containsAll' else '&&'} {self.param(list(value))}::text[]"
+                parts.append(f"NOT {found}" if op == "containsNone" else found)
+        return parts
+
+
+def compile_summary_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition | None:
+    """The condition over summary rows `s` equivalent to compile_filter(spec, ...), or None where there is none."""
+    spec = spec or {}
+    compiler = _Compiler()
+    try:
+        parts = compiler.filter(spec)
+    except _Unanswerable:
+        return None
+    if spec.get("archived") is None:
+        parts.insert(0, "s.archived" if archived_default else "NOT s.archived")
+    return Condition(" AND ".join(parts), compiler.params)
