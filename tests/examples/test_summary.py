@@ -18,7 +18,6 @@ from tuneyard.curation import service as curation
 from tuneyard.curation import stats_repository as stats_sql
 from tuneyard.examples import service as examples
 from tuneyard.examples.models import SUMMARY_ROWS
-from tuneyard.examples.summary_filter import compile_summary_filter
 
 START = datetime(2025, 6, 1, 22, tzinfo=UTC)  # near midnight: examples fall on both sides of day boundaries
 KEY = "day, intent, platform, model_id, success, archived, quality_bin, tags"
@@ -39,6 +38,11 @@ FILTERS: list[dict[str, Any] | None] = [
     {"createdAt": {"gte": "2025-06-03T00:00:00+00:00", "lt": "2025-06-05T00:00:00Z"}, "success": False},
     {"or": [{"tags": {"containsAll": ["a", "b"]}}, {"modelId": {"isNull": True}}], "archived": True},
     {"not": {"platform": {"in": ["blog"]}}, "qualityScore": {"lt": 0.35}},
+    # ranges that start or end within a day: the summary's whole days, and the examples of the partial ones
+    {"createdAt": {"gt": "2025-06-02T05:30:00+00:00", "lte": "2025-06-04T13:00:00Z"}, "tags": {"containsAny": ["a"]}},
+    {"createdAt": {"gte": "2025-06-03T01:00:00Z", "lt": "2025-06-03T20:00:00Z"}},
+    {"createdAt": {"lte": "2025-06-04T00:00:00Z"}, "intent": {"neq": "reply"}},
+    {"createdAt": {"gte": "2025-06-02T23:59:59.999999+00:00"}},
 ]
 
 
@@ -144,9 +148,12 @@ async def test_folding_moves_the_changes_into_the_summary_and_drops_emptied_rows
         ({"and": [{"intent": {"eq": "a"}}, {"text": "b"}]}, False),
         ({"createdAt": {"gte": "2025-06-03T00:00:00+00:00"}}, True),
         ({"createdAt": {"lt": "2025-06-03T02:00:00+02:00"}}, True),  # midnight UTC, written in another zone
-        ({"createdAt": {"gte": "2025-06-03T10:00:00+00:00"}}, False),
-        ({"createdAt": {"gt": "2025-06-03T00:00:00+00:00"}}, False),  # excludes midnight itself: not a day bound
-        ({"createdAt": {"gte": "2025-06-03T00:00:00"}}, False),  # no zone
+        ({"createdAt": {"gte": "2025-06-03T10:00:00+00:00"}}, True),  # whole days, and the examples of the first
+        ({"createdAt": {"gt": "2025-06-03T00:00:00+00:00", "lte": "2025-06-05T00:00:00"}}, True),
+        ({"createdAt": {"gt": "2025-06-03T00:00:00+00:00", "gte": "2025-06-04T00:00:00Z"}}, False),  # two lower bounds
+        ({"and": [{"createdAt": {"gte": "2025-06-03T10:00:00+00:00"}}]}, False),  # within a day, not at the top
+        ({"and": [{"createdAt": {"gt": "2025-06-03T00:00:00+00:00"}}]}, False),  # excludes midnight itself
+        ({"or": [{"createdAt": {"gte": "2025-06-03T00:00:00"}}]}, False),  # no zone, not at the top
         ({"qualityScore": {"gte": 0.35, "lt": 0.9}}, True),
         ({"qualityScore": {"gte": 0.0, "lte": 1.0}}, True),
         ({"qualityScore": {"gte": 0.36}}, False),
@@ -156,4 +163,4 @@ async def test_folding_moves_the_changes_into_the_summary_and_drops_emptied_rows
     ],
 )
 def test_what_the_summary_answers(spec: dict[str, Any], answered: bool) -> None:
-    assert (compile_summary_filter(spec) is not None) is answered
+    assert (examples.compile_filter(spec).summary is not None) is answered

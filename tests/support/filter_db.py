@@ -12,7 +12,6 @@ from tests.support.datasets import new_examples
 from tuneyard.core.db import create_pool
 from tuneyard.examples import service as examples_service
 from tuneyard.examples.filter_sql import compile_filter
-from tuneyard.examples.models import SUMMARY_ROWS
 
 
 class FilterDatabase:
@@ -46,8 +45,9 @@ class FilterDatabase:
         where = examples_service.compile_filter(spec)
         if where.summary is None:
             return None
-        sql = f"SELECT coalesce(sum(s.n), 0) FROM {SUMMARY_ROWS} s WHERE {where.summary.sql}"
-        found: int = self.run(self.pool.fetchval(sql, *where.summary.params))
+        counted = self.run(examples_service.count(self.pool, where))
+        assert counted.exact
+        found: int = counted.value
         return found
 
     def close(self) -> None:

@@ -100,13 +100,17 @@ class Condition:
 
     `per_value_plan`: its best plan depends on the values (a word to search for may match ten rows or a million), so
     it is planned for each run's values (see fetch_planned), never with a prepared statement's generic plan.
-    `summary`: the same condition over the example summary's rows (alias `s`), where the summary can answer it.
+    `summary`: the same condition over the example summary's rows (alias `s`), where the summary can answer it;
+    `edges`: on such a summary condition, the examples it leaves to be read from the examples themselves (conditions
+    over `e`, disjoint from it and from each other): those of the first and last day of a time range that does not
+    start or end at midnight.
     """
 
     sql: str
     params: Sequence[Any]
     per_value_plan: bool = False
     summary: Condition | None = None
+    edges: tuple[Condition, ...] = ()
 
 
 async def fetch_planned(executor: Executor, condition: Condition, sql: str, *params: Any) -> list[asyncpg.Record]:

@@ -4,6 +4,7 @@ the planner settings below."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -91,13 +92,12 @@ async def _summary_aggregates(pool: Pool, where: Condition, buckets: int) -> lis
     summary = where.summary
     assert summary is not None
     await examples_service.fold_summary(pool)
-    b = f"${len(summary.params) + 1}"
+    rows, params = _summary_and_edges(summary, _KEYED_SUMMARY, _KEYED_EDGE)
+    b = f"${len(params) + 1}"
     sql = f"""
     WITH keyed AS (
-        SELECT s.day, s.intent, s.platform, s.model_id, s.success, s.quality_bin,
-               sum(s.n) AS n, sum(s.score_sum) AS score_sum
-        FROM {SUMMARY_ROWS} s WHERE {summary.sql}
-        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(s.n) > 0
+        SELECT day, intent, platform, model_id, success, quality_bin, sum(n) AS n, sum(score_sum) AS score_sum
+        FROM ({rows}) k GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) > 0
     ), cube AS (
         SELECT intent, platform, model_id, quality_bin / ({QUALITY_BINS} / {b}::int) + 1 AS bucket,
                sum(n) AS n, sum(score_sum) AS score_sum, sum(n) FILTER (WHERE quality_bin IS NOT NULL) AS scored,
@@ -107,8 +107,32 @@ async def _summary_aggregates(pool: Pool, where: Condition, buckets: int) -> lis
         FROM keyed GROUP BY 1, 2, 3, 4
     ) {_ROLLUP}
     """
-    found = [_aggregate(r) for r in await _fetch_stats(pool, sql, *summary.params, buckets)]
+    found = [_aggregate(r) for r in await _fetch_stats(pool, sql, *params, buckets)]
     return [await _with_times(pool, where, a) if a.grouping == "all" else a for a in found]
+
+
+# The summary's rows matching a condition, and the examples of its edges in the same shape (a row each): for the
+# aggregates, and for the tag counts.
+_KEYED_SUMMARY = "SELECT s.day, s.intent, s.platform, s.model_id, s.success, s.quality_bin, s.n, s.score_sum FROM {} s"
+_KEYED_EDGE = (
+    "SELECT (e.created_at AT TIME ZONE 'UTC')::date, e.intent, e.platform, e.model_id, e.success, "
+    "example_quality_bin(e.quality_score), 1, coalesce(e.quality_score::numeric, 0) FROM examples e"
+)
+_TAGGED_SUMMARY = "SELECT s.tags, s.n FROM {} s"
+_TAGGED_EDGE = "SELECT t.tags, 1 FROM examples e JOIN example_tags t ON t.example_id = e.id"
+
+
+def _summary_and_edges(summary: Condition, from_summary: str, from_edge: str) -> tuple[str, list[Any]]:
+    """One query over the summary rows matching `summary` and the examples of its edges (UNION ALL), and its values:
+    each edge's parameters renumbered after those before it."""
+    parts = [f"{from_summary.format(SUMMARY_ROWS)} WHERE {summary.sql}"]
+    params = list(summary.params)
+    for edge in summary.edges:
+        shift = len(params)
+        shifted = re.sub(r"\$(\d+)", lambda m, shift=shift: f"${int(m.group(1)) + shift}", edge.sql)
+        parts.append(f"{from_edge} WHERE {shifted}")
+        params += edge.params
+    return " UNION ALL ".join(parts), params
 
 
 async def _with_times(pool: Pool, where: Condition, overall: Aggregate) -> Aggregate:
@@ -163,11 +187,12 @@ async def counts_by_tag(pool: Pool, where: Condition) -> list[tuple[str, int]]:
     than this second pass (hashing and comparing arrays for every tagged example). From the summary where it answers
     the filter (its rows carry the tag set)."""
     if where.summary is not None:
+        rows, params = _summary_and_edges(where.summary, _TAGGED_SUMMARY, _TAGGED_EDGE)
         sql = f"""
-        SELECT tag, sum(s.n)::bigint AS count FROM {SUMMARY_ROWS} s CROSS JOIN LATERAL unnest(s.tags) AS tag
-        WHERE {where.summary.sql} GROUP BY tag HAVING sum(s.n) > 0
+        SELECT tag, sum(k.n)::bigint AS count FROM ({rows}) AS k(tags, n) CROSS JOIN LATERAL unnest(k.tags) AS tag
+        GROUP BY tag HAVING sum(k.n) > 0
         """
-        return [(r["tag"], r["count"]) for r in await _fetch_stats(pool, sql, *where.summary.params)]
+        return [(r["tag"], r["count"]) for r in await _fetch_stats(pool, sql, *params)]
     sql = f"""
     SELECT tag, count(*) AS count
     FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag

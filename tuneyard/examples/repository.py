@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -157,13 +158,15 @@ async def page(
 async def count(pool: Pool, where: Condition, cap: int) -> Count:
     """The examples matching `where`: from the summary where it answers the filter, exact and at any size; otherwise
     counted up to `cap` (past it, `cap` and not exact)."""
-    if where.summary is not None:
+    summary = where.summary
+    if summary is not None:
         await fold_summary(pool)
-        total = await pool.fetchval(
-            f"SELECT coalesce(sum(s.n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE {where.summary.sql}",
-            *where.summary.params,
-        )
-        return Count(total)
+        parts = await asyncio.gather(
+            pool.fetchval(f"SELECT coalesce(sum(s.n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE {summary.sql}", *summary.params),
+            *(fetch_planned(pool, edge, f"SELECT count(*) FROM examples e WHERE {edge.sql}", *edge.params)
+              for edge in summary.edges),
+        )  # fmt: skip
+        return Count(parts[0] + sum(rows[0][0] for rows in parts[1:]))
     rows = await fetch_planned(
         pool, where, f"SELECT count(*) FROM (SELECT FROM examples e WHERE {where.sql} LIMIT {cap + 1}) e", *where.params
     )

@@ -26,7 +26,7 @@ __all__ = ["Condition", "Filter", "compile_filter", "count", "fold_summary", "ge
 def compile_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition:
     """The SQL condition over examples `e` (see filter_sql), with its equivalent over the summary where there is one."""
     rows = filter_sql.compile_filter(spec, archived_default=archived_default)
-    return replace(rows, summary=compile_summary_filter(spec, archived_default=archived_default))
+    return replace(rows, summary=compile_summary_filter(spec, rows, archived_default=archived_default))
 
 
 async def record(pool: Pool, examples: list[NewExample]) -> RecordResult:

@@ -5,15 +5,20 @@ model id, success, archived flag, quality bin and tag set. Each condition the su
 summary's column exactly as filter_sql writes it over the example's, so it is true, false or null for a summary row
 exactly when it is for each example the row counts: and/or/not (with their null handling) then agree too.
 
-What a summary row cannot tell apart stays with the examples: `ids`, `executionId`, `text`, a createdAt bound that is
-not midnight UTC (or is a gt/lte bound), a qualityScore bound that is not a bin threshold. compile_summary_filter returns
-None for a filter with any of them. The filter must have passed compile_filter (which checks it) first.
+A createdAt range at the top level of the filter (one lower bound, one upper bound, or both) need not fall on
+midnight: the summary answers its whole days, and the examples of its first and last day are read from the examples
+(the condition's `edges`: one day each, however many examples there are). Anywhere else a createdAt bound must be a
+gte/lt bound at midnight UTC.
+
+What a summary row cannot tell apart stays with the examples: `ids`, `executionId`, `text`, a qualityScore bound
+that is not a bin threshold, createdAt bounds other than the above. compile_summary_filter returns None for a filter
+with any of them. The filter must have passed compile_filter (which checks it) first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from tuneyard.core.db import Condition
@@ -111,14 +116,59 @@ class _Compiler:
         return parts
 
 
-def compile_summary_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition | None:
-    """The condition over summary rows `s` equivalent to compile_filter(spec, ...), or None where there is none."""
-    spec = spec or {}
+def compile_summary_filter(spec: Filter | None, rows: Condition, *, archived_default: bool = False) -> Condition | None:
+    """The condition over summary rows `s` equivalent to `rows` (compile_filter(spec, ...)), with its edges, or None
+    where the summary cannot answer it."""
+    spec = dict(spec or {})
     compiler = _Compiler()
+    span = spec.pop("createdAt", None)
     try:
         parts = compiler.filter(spec)
+        days, edges = _days(compiler, rows, span) if span else ([], ())
     except _Unanswerable:
         return None
     if spec.get("archived") is None:
         parts.insert(0, "s.archived" if archived_default else "NOT s.archived")
-    return Condition(" AND ".join(parts), compiler.params)
+    return Condition(" AND ".join([*parts, *days]), compiler.params, edges=edges)
+
+
+def _days(compiler: _Compiler, rows: Condition, span: Mapping[str, Any]) -> tuple[list[str], tuple[Condition, ...]]:
+    """The whole days of a top-level createdAt range, as conditions over `s`, and the examples of its partial first and
+    last day, as conditions over `e` (the filter's own, restricted to before the first whole day / from the end of the
+    last one on)."""
+    bounds = {op: _utc(v) for op, v in span.items() if v is not None}
+    lower = [op for op in bounds if op in ("gt", "gte")]
+    upper = [op for op in bounds if op in ("lt", "lte")]
+    if len(lower) > 1 or len(upper) > 1:
+        raise _Unanswerable("createdAt")
+    days, edges = [], []
+    first = None
+    if lower:
+        at = bounds[lower[0]]
+        whole = lower[0] == "gte" and at.time() == time(0)  # the range starts with this day whole
+        first = datetime.combine(at.date(), time(0), UTC) + (timedelta(0) if whole else timedelta(days=1))
+        days.append(f"s.day >= {compiler.param(first.date())}::date")
+        if not whole:
+            edges.append(_before(rows, first))
+    if upper:
+        at = bounds[upper[0]]
+        end = datetime.combine(at.date(), time(0), UTC)  # the range's last whole day ends here
+        days.append(f"s.day < {compiler.param(end.date())}::date")
+        if upper[0] == "lte" or at.time() != time(0):  # something of the day `end` starts is in the range
+            edges.append(_from(rows, max(end, first) if first else end))
+    return days, tuple(edges)
+
+
+def _utc(value: Any) -> datetime:
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is None:  # as compile_filter sends it: PostgreSQL reads it in the session's zone, UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _before(rows: Condition, at: datetime) -> Condition:
+    return Condition(f"{rows.sql} AND e.created_at < ${len(rows.params) + 1}", [*rows.params, at], rows.per_value_plan)
+
+
+def _from(rows: Condition, at: datetime) -> Condition:
+    return Condition(f"{rows.sql} AND e.created_at >= ${len(rows.params) + 1}", [*rows.params, at], rows.per_value_plan)
