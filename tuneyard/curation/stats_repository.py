@@ -128,11 +128,14 @@ def _summary_and_edges(summary: Condition, from_summary: str, from_edge: str) ->
     parts = [f"{from_summary.format(SUMMARY_ROWS)} WHERE {summary.sql}"]
     params = list(summary.params)
     for edge in summary.edges:
-        shift = len(params)
-        shifted = re.sub(r"\$(\d+)", lambda m, shift=shift: f"${int(m.group(1)) + shift}", edge.sql)
-        parts.append(f"{from_edge} WHERE {shifted}")
+        parts.append(f"{from_edge} WHERE {_renumbered(edge.sql, len(params))}")
         params += edge.params
     return " UNION ALL ".join(parts), params
+
+
+def _renumbered(sql: str, shift: int) -> str:
+    """`sql` with each parameter $n as $(n + shift)."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", sql)
 
 
 async def _with_times(pool: Pool, where: Condition, overall: Aggregate) -> Aggregate:
