@@ -17,9 +17,9 @@ from tests.support.datasets import new_examples
 from tuneyard.curation import service as curation
 from tuneyard.curation import stats_repository as stats_sql
 from tuneyard.examples import service as examples
-from tuneyard.examples.models import SUMMARY_ROWS
+from tuneyard.examples.summary_filter import DAY_ROWS, MONTH_ROWS
 
-START = datetime(2025, 6, 1, 22, tzinfo=UTC)  # near midnight: examples fall on both sides of day boundaries
+START = datetime(2025, 5, 30, 22, tzinfo=UTC)  # near midnight, and some ten weeks on: across days and months
 KEY = "day, intent, platform, model_id, success, archived, quality_bin, tags"
 # The summary as the examples make it now, and as the summary and its changes add up: they must always be equal.
 FROM_EXAMPLES = f"""
@@ -28,9 +28,9 @@ SELECT (e.created_at AT TIME ZONE 'UTC')::date AS day, e.intent, e.platform, e.m
        coalesce(sum(e.quality_score::numeric), 0) AS score_sum
 FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id GROUP BY {KEY} ORDER BY {KEY}
 """
-FROM_SUMMARY = f"""
-SELECT {KEY}, sum(n) AS n, sum(score_sum) AS score_sum FROM {SUMMARY_ROWS} s
-GROUP BY {KEY} HAVING sum(n) <> 0 OR sum(score_sum) <> 0 ORDER BY {KEY}
+FROM_SUMMARY = """
+SELECT {key}, sum(n) AS n, sum(score_sum) AS score_sum FROM {rows} s
+GROUP BY {key} HAVING sum(n) <> 0 OR sum(score_sum) <> 0 ORDER BY {key}
 """
 FILTERS: list[dict[str, Any] | None] = [
     None,
@@ -43,6 +43,11 @@ FILTERS: list[dict[str, Any] | None] = [
     {"createdAt": {"gte": "2025-06-03T01:00:00Z", "lt": "2025-06-03T20:00:00Z"}},
     {"createdAt": {"lte": "2025-06-04T00:00:00Z"}, "intent": {"neq": "reply"}},
     {"createdAt": {"gte": "2025-06-02T23:59:59.999999+00:00"}},
+    # ranges over whole months: month rows for those, day rows for the days around them, examples for partial days
+    {"createdAt": {"gte": "2025-05-31T12:00:00Z", "lte": "2025-08-02T10:00:00Z"}, "success": True},
+    {"createdAt": {"gt": "2025-06-15T03:00:00Z"}, "tags": {"containsNone": ["dev"]}},
+    {"createdAt": {"lt": "2025-07-04T05:00:00Z"}},
+    {"createdAt": {"gte": "2025-06-01T00:00:00Z", "lt": "2025-07-01T00:00:00Z"}},
 ]
 
 
@@ -54,7 +59,7 @@ def _inputs(count: int, seed: int) -> list[dict[str, Any]]:
             "intent": rng.choice([None, "publish", "reply"]), "platform": rng.choice([None, "blog", "x"]),
             "modelId": rng.choice([None, "m1"]), "qualityScore": rng.choice([None, 0.0, 1.0, 0.35, round(rng.random(), 3)]),
             "success": rng.choice([None, True, False]), "tags": rng.sample(["a", "b", "dev", "test"], rng.randrange(3)),
-            "createdAt": (START + timedelta(hours=rng.randrange(120))).isoformat(),
+            "createdAt": (START + timedelta(hours=rng.randrange(24 * 70), minutes=rng.randrange(60))).isoformat(),
         }
         for i in range(count)
     ]  # fmt: skip
@@ -66,7 +71,16 @@ async def _record(pool: asyncpg.Pool, inputs: list[dict[str, Any]]) -> None:
 
 
 async def _check(pool: asyncpg.Pool) -> None:
-    assert [dict(r) for r in await pool.fetch(FROM_SUMMARY)] == [dict(r) for r in await pool.fetch(FROM_EXAMPLES)]
+    by_day = [dict(r) for r in await pool.fetch(FROM_EXAMPLES)]
+    assert [dict(r) for r in await pool.fetch(FROM_SUMMARY.format(key=KEY, rows=DAY_ROWS))] == by_day
+    by_month: dict[tuple[Any, ...], list[Any]] = {}
+    for row in by_day:
+        key = (row["day"].replace(day=1), *(_hashable(row[k]) for k in KEY.split(", ")[1:]))
+        by_month.setdefault(key, [0, 0])
+        by_month[key][0] += row["n"]
+        by_month[key][1] += row["score_sum"]
+    months = await pool.fetch(FROM_SUMMARY.format(key=KEY, rows=MONTH_ROWS))
+    assert {tuple(_hashable(r[k]) for k in KEY.split(", ")): [r["n"], r["score_sum"]] for r in months} == by_month
     for spec in FILTERS:
         where = examples.compile_filter(spec)
         assert where.summary is not None, spec
@@ -79,6 +93,10 @@ async def _check(pool: asyncpg.Pool) -> None:
         assert sorted(await stats_sql.counts_by_tag(pool, where)) == sorted(
             await stats_sql.counts_by_tag(pool, scanned)
         )
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _figures(aggregates: list[Any]) -> list[tuple[Any, ...]]:
@@ -113,7 +131,8 @@ async def test_the_summary_follows_every_kind_of_write(pool: asyncpg.Pool) -> No
     await pool.execute("UPDATE examples SET created_at = created_at + interval '3 hours' WHERE id % 3 = 0")
     await _check(pool)
     await pool.execute("TRUNCATE examples RESTART IDENTITY CASCADE")
-    assert await pool.fetchval(f"SELECT count(*) FROM {SUMMARY_ROWS} s") == 0
+    assert await pool.fetchval(f"SELECT count(*) FROM {DAY_ROWS} s") == 0
+    assert await pool.fetchval(f"SELECT count(*) FROM {MONTH_ROWS} s") == 0
 
 
 async def test_concurrent_writers_lose_none_of_each_others_counts(pool: asyncpg.Pool) -> None:

@@ -96,21 +96,20 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A parameterised SQL condition over the alias `e` (an example), with its $1..$n values.
+    """A parameterised SQL condition with its $1..$n values, over the alias `e` of examples (or `s` of `relation`).
 
     `per_value_plan`: its best plan depends on the values (a word to search for may match ten rows or a million), so
     it is planned for each run's values (see fetch_planned), never with a prepared statement's generic plan.
-    `summary`: the same condition over the example summary's rows (alias `s`), where the summary can answer it;
-    `edges`: on such a summary condition, the examples it leaves to be read from the examples themselves (conditions
-    over `e`, disjoint from it and from each other): those of the first and last day of a time range that does not
-    start or end at midnight.
+    `summary`: where the example summary can answer the condition, the same selection as parts that add up (no
+    example in two): conditions over summary rows (alias `s` of their `relation`), and over examples (alias `e`) for
+    what the summary leaves to them.
     """
 
     sql: str
     params: Sequence[Any]
     per_value_plan: bool = False
-    summary: Condition | None = None
-    edges: tuple[Condition, ...] = ()
+    summary: tuple[Condition, ...] | None = None
+    relation: str = "examples"
 
 
 async def fetch_planned(executor: Executor, condition: Condition, sql: str, *params: Any) -> list[asyncpg.Record]:

@@ -4,17 +4,16 @@ the planner settings below."""
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
-from tuneyard.core.db import Condition, Executor, Pool, fetch_planned
+from tuneyard.core.db import Condition, Pool, fetch_planned
 from tuneyard.curation.models import Aggregate, Summary
 from tuneyard.examples import service as examples_service
-from tuneyard.examples.models import QUALITY_BINS, SUMMARY_ROWS
+from tuneyard.examples.models import QUALITY_BINS
 
 # Planner settings for the statements of stats, for their transaction only. The planner cannot tell how few groups
 # the aggregates make (it multiplies the distinct values of four keys into hundreds of thousands), so it would sort
@@ -92,12 +91,13 @@ async def _summary_aggregates(pool: Pool, where: Condition, buckets: int) -> lis
     summary = where.summary
     assert summary is not None
     await examples_service.fold_summary(pool)
-    rows, params = _summary_and_edges(summary, _KEYED_SUMMARY, _KEYED_EDGE)
+    rows = examples_service.summary_union(summary, _KEYED_SUMMARY, _KEYED_EXAMPLES)
+    params = list(rows.params)
     b = f"${len(params) + 1}"
     sql = f"""
     WITH keyed AS (
         SELECT day, intent, platform, model_id, success, quality_bin, sum(n) AS n, sum(score_sum) AS score_sum
-        FROM ({rows}) k GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) > 0
+        FROM ({rows.sql}) k GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) > 0
     ), cube AS (
         SELECT intent, platform, model_id, quality_bin / ({QUALITY_BINS} / {b}::int) + 1 AS bucket,
                sum(n) AS n, sum(score_sum) AS score_sum, sum(n) FILTER (WHERE quality_bin IS NOT NULL) AS scored,
@@ -111,42 +111,43 @@ async def _summary_aggregates(pool: Pool, where: Condition, buckets: int) -> lis
     return [await _with_times(pool, where, a) if a.grouping == "all" else a for a in found]
 
 
-# The summary's rows matching a condition, and the examples of its edges in the same shape (a row each): for the
-# aggregates, and for the tag counts.
+# A summary part's rows, and examples in the same shape (a row each): for the aggregates, and for the tag counts.
 _KEYED_SUMMARY = "SELECT s.day, s.intent, s.platform, s.model_id, s.success, s.quality_bin, s.n, s.score_sum FROM {} s"
-_KEYED_EDGE = (
+_KEYED_EXAMPLES = (
     "SELECT (e.created_at AT TIME ZONE 'UTC')::date, e.intent, e.platform, e.model_id, e.success, "
     "example_quality_bin(e.quality_score), 1, coalesce(e.quality_score::numeric, 0) FROM examples e"
 )
 _TAGGED_SUMMARY = "SELECT s.tags, s.n FROM {} s"
-_TAGGED_EDGE = "SELECT t.tags, 1 FROM examples e JOIN example_tags t ON t.example_id = e.id"
-
-
-def _summary_and_edges(summary: Condition, from_summary: str, from_edge: str) -> tuple[str, list[Any]]:
-    """One query over the summary rows matching `summary` and the examples of its edges (UNION ALL), and its values:
-    each edge's parameters renumbered after those before it."""
-    parts = [f"{from_summary.format(SUMMARY_ROWS)} WHERE {summary.sql}"]
-    params = list(summary.params)
-    for edge in summary.edges:
-        parts.append(f"{from_edge} WHERE {_renumbered(edge.sql, len(params))}")
-        params += edge.params
-    return " UNION ALL ".join(parts), params
-
-
-def _renumbered(sql: str, shift: int) -> str:
-    """`sql` with each parameter $n as $(n + shift)."""
-    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", sql)
+_TAGGED_EXAMPLES = "SELECT t.tags, 1 FROM examples e JOIN example_tags t ON t.example_id = e.id"
 
 
 async def _with_times(pool: Pool, where: Condition, overall: Aggregate) -> Aggregate:
-    """The overall aggregate with the earliest and latest matching times, read within their days."""
-    first_day, last_day = overall.summary.earliest, overall.summary.latest
-    if first_day is None or last_day is None:
+    """The overall aggregate with the earliest and latest matching times: the day that holds each is found among the
+    day rows of the month the aggregate names (month rows know only the month), the time among that day's examples."""
+    first, last = overall.summary.earliest, overall.summary.latest
+    if first is None or last is None:
         return overall
-    times = await asyncio.gather(
-        _time_within(pool, where, first_day, "min"), _time_within(pool, where, last_day, "max")
-    )
+    times = await asyncio.gather(_time_in_month(pool, where, first, "min"), _time_in_month(pool, where, last, "max"))
     return replace(overall, summary=replace(overall.summary, earliest=times[0], latest=times[1]))
+
+
+async def _time_in_month(pool: Pool, where: Condition, day: date, extreme: str) -> datetime | None:
+    assert where.summary is not None
+    by_day = tuple(replace(p, relation=examples_service.DAY_ROWS) if p.relation != "examples" else p
+                   for p in where.summary)  # fmt: skip
+    rows = examples_service.summary_union(by_day, "SELECT s.day, s.n FROM {} s", _DAY_OF_EXAMPLES)
+    month = day.replace(day=1)
+    n = len(rows.params)
+    found = await fetch_planned(
+        pool, rows,
+        f"SELECT day FROM ({rows.sql}) k(day, n) WHERE day >= ${n + 1} AND day < ${n + 2} "
+        f"GROUP BY day HAVING sum(n) > 0 ORDER BY day {'ASC' if extreme == 'min' else 'DESC'} LIMIT 1",
+        *rows.params, month, (month + timedelta(days=32)).replace(day=1),
+    )  # fmt: skip
+    return await _time_within(pool, where, found[0][0], extreme) if found else None
+
+
+_DAY_OF_EXAMPLES = "SELECT (e.created_at AT TIME ZONE 'UTC')::date, 1 FROM examples e"
 
 
 async def _time_within(pool: Pool, where: Condition, day: date, extreme: str) -> datetime | None:
@@ -173,9 +174,8 @@ def _aggregate(row: asyncpg.Record) -> Aggregate:
     return Aggregate(grouping, None if column is None else row[column], summary)
 
 
-async def count_not_archived(conn: Executor) -> int:
-    total: int = await conn.fetchval(f"SELECT coalesce(sum(n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE NOT s.archived")
-    return total
+async def count_not_archived(pool: Pool) -> int:
+    return (await examples_service.count(pool, examples_service.compile_filter(None))).value
 
 
 async def quality_histogram(pool: Pool, where: Condition, buckets: int) -> dict[int, int]:
@@ -190,12 +190,12 @@ async def counts_by_tag(pool: Pool, where: Condition) -> list[tuple[str, int]]:
     than this second pass (hashing and comparing arrays for every tagged example). From the summary where it answers
     the filter (its rows carry the tag set)."""
     if where.summary is not None:
-        rows, params = _summary_and_edges(where.summary, _TAGGED_SUMMARY, _TAGGED_EDGE)
+        rows = examples_service.summary_union(where.summary, _TAGGED_SUMMARY, _TAGGED_EXAMPLES)
         sql = f"""
-        SELECT tag, sum(k.n)::bigint AS count FROM ({rows}) AS k(tags, n) CROSS JOIN LATERAL unnest(k.tags) AS tag
+        SELECT tag, sum(k.n)::bigint AS count FROM ({rows.sql}) AS k(tags, n) CROSS JOIN LATERAL unnest(k.tags) AS tag
         GROUP BY tag HAVING sum(k.n) > 0
         """
-        return [(r["tag"], r["count"]) for r in await _fetch_stats(pool, sql, *params)]
+        return [(r["tag"], r["count"]) for r in await _fetch_stats(pool, sql, *rows.params)]
     sql = f"""
     SELECT tag, count(*) AS count
     FROM examples e JOIN example_tags tagged ON tagged.example_id = e.id CROSS JOIN LATERAL unnest(tagged.tags) AS tag

@@ -86,9 +86,6 @@ COLUMN_OF = {f.graphql: f.name for f in FIELDS}  # GraphQL field name -> column,
 #   only takes KEY SHARE on its example, which the examples writers' NO KEY UPDATE locks do not block.
 TAGS_LOCK = 0x7461_6773  # also taken by the summary's triggers (migration 0017), as 1952540531
 
-# The example summary (migration 0017) as one relation: its folded rows and the changes not folded yet. A reader adds
-# both up in one statement; rows of one key may appear in both, so every read groups and sums.
-SUMMARY_ROWS = "(SELECT * FROM example_summary UNION ALL SELECT * FROM example_summary_changes)"
 # Change rows past which a reader first folds them into the summary (which bounds what each read adds up).
 SUMMARY_FOLD_DUE = 2_000
 QUALITY_BINS = 20  # the summary's quality bins: thresholds 0.05, 0.10, ..., 0.95 (see example_quality_bin)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,13 +11,13 @@ from tuneyard.examples.models import (
     COLUMNS,
     RECORDED,
     SUMMARY_FOLD_DUE,
-    SUMMARY_ROWS,
     TAGS_LOCK,
     Example,
     ExampleField,
     RecordResult,
 )
 from tuneyard.examples.ordering import ExampleOrder, Position
+from tuneyard.examples.summary_filter import summary_union
 
 WRITTEN = [f for f in RECORDED if f.name != "tags"]  # the columns of examples a batch writes, in RECORDED order
 _REPLACED = [f.name for f in WRITTEN if f.content and f.name != "created_at"]  # a re-send overwrites these
@@ -158,15 +157,13 @@ async def page(
 async def count(pool: Pool, where: Condition, cap: int) -> Count:
     """The examples matching `where`: from the summary where it answers the filter, exact and at any size; otherwise
     counted up to `cap` (past it, `cap` and not exact)."""
-    summary = where.summary
-    if summary is not None:
+    if where.summary is not None:
         await fold_summary(pool)
-        parts = await asyncio.gather(
-            pool.fetchval(f"SELECT coalesce(sum(s.n), 0)::bigint FROM {SUMMARY_ROWS} s WHERE {summary.sql}", *summary.params),
-            *(fetch_planned(pool, edge, f"SELECT count(*) FROM examples e WHERE {edge.sql}", *edge.params)
-              for edge in summary.edges),
-        )  # fmt: skip
-        return Count(parts[0] + sum(rows[0][0] for rows in parts[1:]))
+        parts = summary_union(where.summary, "SELECT s.n FROM {} s", "SELECT count(*) FROM examples e")
+        rows = await fetch_planned(
+            pool, parts, f"SELECT coalesce(sum(n), 0)::bigint FROM ({parts.sql}) k(n)", *parts.params
+        )
+        return Count(rows[0][0])
     rows = await fetch_planned(
         pool, where, f"SELECT count(*) FROM (SELECT FROM examples e WHERE {where.sql} LIMIT {cap + 1}) e", *where.params
     )

@@ -14,13 +14,25 @@ from tuneyard.examples.filter_sql import Filter
 from tuneyard.examples.json_values import stored_problem
 from tuneyard.examples.models import Example, NewExample, RecordResult, batch_columns
 from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
-from tuneyard.examples.summary_filter import compile_summary_filter
+from tuneyard.examples.summary_filter import DAY_ROWS, compile_summary_filter, summary_union
 
 # Past this many matches, a filter the summary cannot answer (a word search, a time bound within a day) is counted no
 # further: counting a million matching examples reads a million rows, a second or more at ten million examples.
 COUNT_CAP = 100_000
 
-__all__ = ["Condition", "Filter", "compile_filter", "count", "fold_summary", "get", "page", "record", "stored_problem"]
+__all__ = [
+    "DAY_ROWS",
+    "Condition",
+    "Filter",
+    "compile_filter",
+    "count",
+    "fold_summary",
+    "get",
+    "page",
+    "record",
+    "stored_problem",
+    "summary_union",
+]
 
 
 def compile_filter(spec: Filter | None, *, archived_default: bool = False) -> Condition:

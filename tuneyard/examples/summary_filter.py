@@ -17,8 +17,9 @@ with any of them. The filter must have passed compile_filter (which checks it) f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tuneyard.core.db import Condition
@@ -36,6 +37,7 @@ class _Unanswerable(Exception):
 class _Compiler:
     def __init__(self) -> None:
         self.params: list[Any] = []
+        self.within_days = False  # a createdAt bound below the top: day rows answer it, month rows do not
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -99,6 +101,7 @@ class _Compiler:
         at = at.astimezone(UTC)
         if at.time() != time(0):
             raise _Unanswerable("createdAt")
+        self.within_days = True
         return f"s.day {'>=' if op == 'gte' else '<'} {self.param(at.date())}::date"
 
     def tags(self, spec: Mapping[str, Any]) -> list[str]:
@@ -116,47 +119,80 @@ class _Compiler:
         return parts
 
 
-def compile_summary_filter(spec: Filter | None, rows: Condition, *, archived_default: bool = False) -> Condition | None:
-    """The condition over summary rows `s` equivalent to `rows` (compile_filter(spec, ...)), with its edges, or None
-    where the summary cannot answer it."""
+# The summary's rows as one relation each way: by day, and by month (`day` is then the month's first day). A change
+# not folded yet is in both, rolled up to its month in the second; a reader adds up rows of one key from both sides.
+DAY_ROWS = "(SELECT * FROM example_summary UNION ALL SELECT * FROM example_summary_changes)"
+MONTH_ROWS = (
+    "(SELECT * FROM example_summary_months UNION ALL SELECT date_trunc('month', c.day)::date, c.intent, c.platform, "
+    "c.model_id, c.success, c.archived, c.quality_bin, c.tags, c.n, c.score_sum FROM example_summary_changes c)"
+)
+
+
+def compile_summary_filter(
+    spec: Filter | None, rows: Condition, *, archived_default: bool = False
+) -> tuple[Condition, ...] | None:
+    """The parts that add up to the selection of `rows` (compile_filter(spec, ...)), or None where the summary cannot
+    answer it: month rows for whole months, day rows for the whole days around them, examples for partial days."""
     spec = dict(spec or {})
     compiler = _Compiler()
     span = spec.pop("createdAt", None)
     try:
         parts = compiler.filter(spec)
-        days, edges = _days(compiler, rows, span) if span else ([], ())
+        first, end, edges = _span(rows, span) if span else (None, None, [])
     except _Unanswerable:
         return None
     if spec.get("archived") is None:
         parts.insert(0, "s.archived" if archived_default else "NOT s.archived")
-    return Condition(" AND ".join([*parts, *days]), compiler.params, edges=edges)
+    base = Condition(" AND ".join(parts), compiler.params)
+    month_on_or_after = None if first is None else first if first.day == 1 else _next_month(first)
+    month_before = None if end is None else end.replace(day=1)
+    if compiler.within_days or (month_on_or_after and month_before and month_on_or_after >= month_before):
+        return (_within(base, DAY_ROWS, first, end), *edges)  # a midnight bound in and/or/not, or within a month
+    found = [_within(base, MONTH_ROWS, month_on_or_after, month_before)]
+    if first is not None and month_on_or_after is not None and first < month_on_or_after:
+        found.append(_within(base, DAY_ROWS, first, month_on_or_after))
+    if end is not None and month_before is not None and month_before < end:
+        found.append(_within(base, DAY_ROWS, month_before, end))
+    return (*found, *edges)
 
 
-def _days(compiler: _Compiler, rows: Condition, span: Mapping[str, Any]) -> tuple[list[str], tuple[Condition, ...]]:
-    """The whole days of a top-level createdAt range, as conditions over `s`, and the examples of its partial first and
-    last day, as conditions over `e` (the filter's own, restricted to before the first whole day / from the end of the
-    last one on)."""
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _within(base: Condition, relation: str, start: date | None, end: date | None) -> Condition:
+    """`base` over `relation`, on its rows of days from `start` (unless None) and before `end` (unless None)."""
+    parts, params = [base.sql], list(base.params)
+    for bound, op in ((start, ">="), (end, "<")):
+        if bound is not None:
+            params.append(bound)
+            parts.append(f"s.day {op} ${len(params)}::date")
+    return Condition(" AND ".join(parts), params, relation=relation)
+
+
+def _span(rows: Condition, span: Mapping[str, Any]) -> tuple[date | None, date | None, list[Condition]]:
+    """A top-level createdAt range: its first whole day and the day after its last whole one (None: unbounded), and
+    the examples of its partial first and last day, as conditions over `e` (the filter's own, restricted to before
+    the first whole day / from the end of the last one on)."""
     bounds = {op: _utc(v) for op, v in span.items() if v is not None}
     lower = [op for op in bounds if op in ("gt", "gte")]
     upper = [op for op in bounds if op in ("lt", "lte")]
     if len(lower) > 1 or len(upper) > 1:
         raise _Unanswerable("createdAt")
-    days, edges = [], []
-    first = None
+    first = end = None
+    edges = []
     if lower:
         at = bounds[lower[0]]
         whole = lower[0] == "gte" and at.time() == time(0)  # the range starts with this day whole
-        first = datetime.combine(at.date(), time(0), UTC) + (timedelta(0) if whole else timedelta(days=1))
-        days.append(f"s.day >= {compiler.param(first.date())}::date")
+        first = at.date() + (timedelta(0) if whole else timedelta(days=1))
         if not whole:
-            edges.append(_before(rows, first))
+            edges.append(_examples(rows, "<", first))
     if upper:
         at = bounds[upper[0]]
-        end = datetime.combine(at.date(), time(0), UTC)  # the range's last whole day ends here
-        days.append(f"s.day < {compiler.param(end.date())}::date")
-        if upper[0] == "lte" or at.time() != time(0):  # something of the day `end` starts is in the range
-            edges.append(_from(rows, max(end, first) if first else end))
-    return days, tuple(edges)
+        end = at.date()  # the range's last whole day is the one before
+        if upper[0] == "lte" or at.time() != time(0):  # something of the day `end` is in the range
+            edges.append(_examples(rows, ">=", max(end, first) if first else end))
+    return first, end, edges
 
 
 def _utc(value: Any) -> datetime:
@@ -166,9 +202,26 @@ def _utc(value: Any) -> datetime:
     return at.astimezone(UTC)
 
 
-def _before(rows: Condition, at: datetime) -> Condition:
-    return Condition(f"{rows.sql} AND e.created_at < ${len(rows.params) + 1}", [*rows.params, at], rows.per_value_plan)
+def _examples(rows: Condition, op: str, day: date) -> Condition:
+    at = datetime.combine(day, time(0), UTC)
+    return Condition(
+        f"{rows.sql} AND e.created_at {op} ${len(rows.params) + 1}", [*rows.params, at], rows.per_value_plan
+    )
 
 
-def _from(rows: Condition, at: datetime) -> Condition:
-    return Condition(f"{rows.sql} AND e.created_at >= ${len(rows.params) + 1}", [*rows.params, at], rows.per_value_plan)
+def summary_union(parts: tuple[Condition, ...], from_summary: str, from_examples: str) -> Condition:
+    """One query over every part (UNION ALL), its parameters renumbered: `from_summary` (with {} for the relation)
+    selects from a summary part's rows `s`, `from_examples` the same columns from examples `e`. Planned per value if
+    any part asks."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for part in parts:
+        source = from_examples if part.relation == "examples" else from_summary.format(part.relation)
+        selects.append(f"{source} WHERE {_renumbered(part.sql, len(params))}")
+        params += part.params
+    return Condition(" UNION ALL ".join(selects), params, any(p.per_value_plan for p in parts))
+
+
+def _renumbered(sql: str, shift: int) -> str:
+    """`sql` with each parameter $n as $(n + shift)."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", sql)

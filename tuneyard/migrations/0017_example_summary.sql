@@ -27,6 +27,10 @@ CREATE TABLE example_summary (
     UNIQUE NULLS NOT DISTINCT (day, intent, platform, model_id, success, archived, quality_bin, tags)
 );
 
+-- The same by month (`day` is the month's first day): a twentieth of the rows at most, for filters without a time
+-- range and the whole months of one. Kept by the fold beside example_summary, from the same changes.
+CREATE TABLE example_summary_months (LIKE example_summary INCLUDING ALL);
+
 -- What writes changed, not yet folded into example_summary: writers only append here, so concurrent writers never
 -- wait on each other's summary rows (nor deadlock over them). Readers add both tables up in one statement, so a fold
 -- (example_summary_fold, run by readers) never shows a change twice or not at all.
@@ -100,13 +104,22 @@ CREATE FUNCTION example_summary_rebuild() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM example_summary_changes;
     DELETE FROM example_summary;
+    DELETE FROM example_summary_months;
+    PERFORM example_summary_fill();
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION example_summary_fill() RETURNS void LANGUAGE sql AS $$
     INSERT INTO example_summary
     SELECT (e.created_at AT TIME ZONE 'UTC')::date, e.intent, e.platform, e.model_id, e.success, e.archived,
            example_quality_bin(e.quality_score), coalesce(t.tags, '{}'), count(*), coalesce(sum(e.quality_score::numeric), 0)
     FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
-    RETURN NULL;
-END $$;
+    INSERT INTO example_summary_months
+    SELECT date_trunc('month', day)::date, intent, platform, model_id, success, archived, quality_bin, tags, sum(n),
+           sum(score_sum)
+    FROM example_summary GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+$$;
 
 -- Transition tables need one trigger per event.
 CREATE TRIGGER example_summary_inserted AFTER INSERT ON examples REFERENCING NEW TABLE AS new_examples
@@ -140,27 +153,33 @@ BEGIN
     END IF;
     WITH moved AS (
         DELETE FROM example_summary_changes RETURNING *
-    ), summed AS (
+    ), by_day AS (
         SELECT day, intent, platform, model_id, success, archived, quality_bin, tags, sum(n) AS n,
                sum(score_sum) AS score_sum, count(*) AS rows
         FROM moved GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ), upserted AS (
+    ), by_month AS (
+        SELECT date_trunc('month', day)::date AS day, intent, platform, model_id, success, archived, quality_bin, tags,
+               sum(n) AS n, sum(score_sum) AS score_sum
+        FROM by_day GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ), days AS (
         INSERT INTO example_summary AS s
-        SELECT day, intent, platform, model_id, success, archived, quality_bin, tags, n, score_sum FROM summed
+        SELECT day, intent, platform, model_id, success, archived, quality_bin, tags, n, score_sum FROM by_day
         ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
         ON CONFLICT (day, intent, platform, model_id, success, archived, quality_bin, tags)
         DO UPDATE SET n = s.n + EXCLUDED.n, score_sum = s.score_sum + EXCLUDED.score_sum
+    ), months AS (
+        INSERT INTO example_summary_months AS s
+        SELECT * FROM by_month ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+        ON CONFLICT (day, intent, platform, model_id, success, archived, quality_bin, tags)
+        DO UPDATE SET n = s.n + EXCLUDED.n, score_sum = s.score_sum + EXCLUDED.score_sum
     )
-    SELECT coalesce(sum(rows), 0) INTO folded FROM summed;
+    SELECT coalesce(sum(rows), 0) INTO folded FROM by_day;
     DELETE FROM example_summary WHERE n = 0;
+    DELETE FROM example_summary_months WHERE n = 0;
     RETURN folded;
 END $$;
 
 -- Fill it. The triggers exist first: creating them waits for writes in progress and holds new ones back until this
 -- migration commits, so no write falls between the rows read here and the triggers (reads go on meanwhile).
 LOCK TABLE examples, example_tags IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO example_summary
-SELECT (e.created_at AT TIME ZONE 'UTC')::date, e.intent, e.platform, e.model_id, e.success, e.archived,
-       example_quality_bin(e.quality_score), coalesce(t.tags, '{}'), count(*), coalesce(sum(e.quality_score::numeric), 0)
-FROM examples e LEFT JOIN example_tags t ON t.example_id = e.id
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+SELECT example_summary_fill();
