@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +33,15 @@ class Settings(BaseSettings):
     queue_namespace: str = "tuneyard"
     serve_workers: int = 1  # worker processes `tuneyard serve` runs beside the API (0: none)
     worker_threads: int = 2  # jobs one worker process runs at a time
-    worker_poll_ms: int = 20  # longest idle wait between queue polls: the latency floor of a new job
+    # The longest an idle worker waits before looking at its queues again: a new message wakes it at once (a Redis
+    # notice; RabbitMQ pushes), so this only bounds the delay of a message whose notice was lost.
+    worker_poll_ms: int = Field(default=1000, ge=10, le=10_000)
+    # The queue: unset, the Redis of redis_url; amqp:// or amqps://, RabbitMQ; redis:// or rediss://, another Redis.
+    broker_url: str | None = None
+    # The queues `tuneyard worker` (and serve's workers) take, comma-separated (empty: every queue), and those it
+    # leaves to other hosts: TUNEYARD_WORKER_EXCLUDE_QUEUES=finetune keeps fine-tunes for the GPU host.
+    worker_queues: str = ""
+    worker_exclude_queues: str = ""
     # A stopping worker hands resumable runs back at once; a run in a not_resumable() part gets this long to end.
     worker_stop_grace_seconds: float = 30.0
     # Modules a worker imports besides the built-in tasks modules (each binds job types with job_task), as a
@@ -45,6 +54,11 @@ class Settings(BaseSettings):
     # A job still QUEUED after this long, or a deferred one this long past its time, has its message sent again.
     job_requeue_seconds: float = 120.0
     job_progress_interval: float = 0.1  # at most one progress event per job in this many seconds
+    # tagExamples, undoTagOperation, archiveExamples and restoreExamples over more examples than this run as a
+    # CURATION job (README: Bulk operations as jobs), walking the ids in chunks of bulk_job_chunk_ids, one
+    # transaction each; at or under it, inline in one transaction.
+    bulk_job_threshold: int = Field(default=10_000, ge=0, le=1_000_000)
+    bulk_job_chunk_ids: int = Field(default=5_000, ge=1, le=65_536)
     # Request limits (tuneyard.server.edge, tuneyard.core.graphql.limits): beyond them a request is refused
     # with 413 (the body) or a GraphQL error with its own code (the document).
     max_body_bytes: int = 8 * 1024 * 1024
@@ -82,13 +96,43 @@ class Settings(BaseSettings):
     fine_tune_poll_seconds: float = 30.0
     # The day provider dates are compared with (fine-tuning closes, models shut down); unset: today (UTC).
     today: date | None = None
+    # Object storage (tuneyard.core.storage) for export files and LOCAL fine-tuned models, shared by every host:
+    # s3://<bucket>[/<prefix>] on any S3-compatible store. Unset: files on this host's disk under TUNEYARD_HOME.
+    storage_url: str | None = None
+    storage_endpoint_url: str | None = None  # default: AWS's; e.g. http://127.0.0.1:9000 for a MinIO
+    storage_region: str = "us-east-1"
+    storage_access_key_id: str | None = None  # unset: the AWS_* environment variables / instance credentials
+    storage_secret_access_key: SecretStr | None = None
+    storage_allow_http: bool = False  # an http:// endpoint (a local MinIO or moto) is refused unless this is true
+    # GET /exports/{id}: "redirect" (307 to a presigned URL valid storage_url_expiry_seconds) or "stream" (through
+    # the replica that answers).
+    storage_downloads: Literal["redirect", "stream"] = "redirect"
+    storage_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)  # S3 signs for 7 days at most
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme, _, rest = value.strip().partition("://")
+        bucket = rest.split("/", 1)[0]
+        if scheme != "s3" or not bucket:
+            raise ValueError(
+                f"TUNEYARD_STORAGE_URL must be s3://<bucket>[/<prefix>] (unset: files on local disk), got {value!r}"
+            )
+        return value.strip()
 
     def current_date(self) -> date:
         return self.today or datetime.now(UTC).date()
 
     def provider_secrets(self) -> list[str]:
         """Every configured secret, for redaction."""
-        secrets = (self.openai_api_key, self.vertex_access_token, self.anthropic_api_key)
+        secrets = (
+            self.openai_api_key,
+            self.vertex_access_token,
+            self.anthropic_api_key,
+            self.storage_secret_access_key,
+        )
         return [s.get_secret_value() for s in secrets if s is not None]
 
     @property

@@ -5,6 +5,10 @@ A stopped worker saves a checkpoint at once and hands the job back; a killed one
 checkpoint (every `checkpointEvery` steps, 25 by default). The next run restores the adapter, the optimizer and the
 random state, and takes the same batches: its loss curve is the uninterrupted one's. Checkpoints live on the
 worker's disk: a run resumed on another host starts over (and says so).
+
+With object storage (TUNEYARD_STORAGE_URL) the saved model (not its checkpoint) is uploaded under the same key,
+models/<job id>/, before it is registered: a worker or server on another host fetches it from there when it needs it
+(tuneyard.providers.local). The providerModelId stays models/<job id>.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
+import logging
 import shutil
 import time
 from collections import deque
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneyard.core.errors import TuneyardError
+from tuneyard.core.storage import ArtifactStore, StorageError, artifact_store
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import service as exports
 from tuneyard.datasets.models import Dataset, ExportFormat
@@ -29,18 +35,21 @@ from tuneyard.jobs.service import JobCancelled, WorkerStopping
 from tuneyard.providers import service as providers
 from tuneyard.providers.models import Provider
 
+log = logging.getLogger(__name__)
+
 EXPORTED, LOADED, TRAINED, SAVED = 0.02, 0.05, 0.9, 0.95  # progress at the end of each part
 CHECKPOINT_EVERY = 25  # steps; extra.checkpointEvery changes it
 PACE_WINDOW = 20  # steps the ETA is measured over
 
 
 async def run_local(run: Run) -> FineTuneResult:
-    settings, local = run.settings, providers.local()
+    settings, local, store = run.settings, providers.local(), artifact_store(run.settings)
     output = settings.home / "models" / str(run.id)
+    key = output.relative_to(settings.home).as_posix()  # the model's key in the store, and its providerModelId
     try:
         dataset = await datasets.require(run.pool, run.input.dataset_id)
         train, validation = await exports.training_files(
-            run.pool, settings.export_dir, dataset, ExportFormat.OPENAI_CHAT, Scaled(run, 0.0, EXPORTED),
+            run.pool, exports.export_store(settings), dataset, ExportFormat.OPENAI_CHAT, Scaled(run, 0.0, EXPORTED),
             job_id=str(run.id),
         )  # fmt: skip
         plan = await asyncio.to_thread(local.plan, settings, run.input.request(), train, validation)
@@ -54,7 +63,10 @@ async def run_local(run: Run) -> FineTuneResult:
             metrics = final_metrics(_result(run).metrics, training.trained_tokens)
             hyperparameters = _hyperparameters(training)
             await asyncio.to_thread(_write_manifest, output, run, dataset, training, hyperparameters, metrics)
-            provider, provider_model_id = Provider.LOCAL, str(output.relative_to(settings.home))
+            if store.shared:
+                await run.progress(TRAINED, f"storing the model in {store.describe()}")
+                await store.put_folder(key, output, skip={"checkpoint"})
+            provider, provider_model_id = Provider.LOCAL, key
             warnings = []
             ollama_name = run.input.extra.get("ollamaModel")
             if ollama_name:
@@ -70,7 +82,17 @@ async def run_local(run: Run) -> FineTuneResult:
                                                "trained_tokens": training.trained_tokens, "warnings": warnings})  # fmt: skip
     except (JobCancelled, TuneyardError):
         await asyncio.to_thread(shutil.rmtree, output, True)  # a cancelled or failed run leaves nothing behind
+        if store.shared:
+            await _forget(store, key)
         raise
+
+
+async def _forget(store: ArtifactStore, key: str) -> None:
+    """Remove what a failed run stored; a store that fails now too is logged (the run's own error wins)."""
+    try:
+        await store.delete_folder(key)
+    except StorageError as error:
+        log.warning("could not remove %s of a failed fine-tune from %s: %s", key, store.describe(), error.message)
 
 
 def _result(run: Run) -> FineTuneResult:

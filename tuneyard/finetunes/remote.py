@@ -78,7 +78,7 @@ async def _launch(
         fmt = tuner.facts.export_format
         assert fmt is not None
         train, validation = await exports.training_files(
-            run.pool, settings.export_dir, dataset, fmt, Scaled(run, 0.0, EXPORTED), job_id=str(run.id)
+            run.pool, exports.export_store(settings), dataset, fmt, Scaled(run, 0.0, EXPORTED), job_id=str(run.id)
         )
         files = TrainingFiles(str(train), None if validation is None else str(validation), dataset.train_count,
                               dataset.validation_count)  # fmt: skip

@@ -35,6 +35,7 @@ from tuneyard.core.config import Settings
 from tuneyard.core.errors import ValidationError
 from tuneyard.providers import catalog
 from tuneyard.providers.base import ProviderError, ProviderModule, redact
+from tuneyard.providers.local.stored import model_folder
 from tuneyard.providers.models import BaseModelFacts, Completion
 
 Report = Callable[[str, float | None], Awaitable[None]]
@@ -87,8 +88,10 @@ class OllamaProvider(ProviderModule):
 
 async def push(settings: Settings, name: str, model_dir: Path, report: Report) -> str:
     """Import the files of model_dir (a merged model; not its subfolders or hidden files) as the model `name`; the
-    name as Ollama lists it. Progress goes to report(status, fraction of the work or None)."""
+    name as Ollama lists it. Progress goes to report(status, fraction of the work or None). A LOCAL fine-tune's
+    folder that this host lacks (made on another worker) is fetched from object storage first."""
     _check_name(name)
+    model_dir = await model_folder(settings, model_dir)
     files = await asyncio.to_thread(_model_files, model_dir)
     if not files:
         raise ProviderError(f"{model_dir} holds no files to import into Ollama")

@@ -3,6 +3,8 @@
 A run removes its own files when it fails or is cancelled; a run that never got to (its worker was killed)
 leaves them behind. The job's next attempt removes them before it starts, and every worker removes at start
 those whose job is not running (and nameless ones untouched for ORPHAN_AGE_SECONDS, from unattended exports).
+With object storage a temporary file stays until its upload is recorded, so that a retry on the same host also
+finds (by the tag in its name) an upload that completed but was never recorded.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ def _remove(paths: list[Path]) -> int:
     return len(paths)
 
 
-async def remove_parts_of(export_dir: Path, job_id: str) -> None:
-    """Before a job's run writes: the files its earlier attempts left behind."""
+async def remove_parts_of(export_dir: Path, job_id: str) -> list[str]:
+    """Before a job's run writes: the files its earlier attempts left behind; the tags of those removed (the
+    complete file of a tag is named after it: the caller removes it too, if it was stored but not recorded)."""
     found = await asyncio.to_thread(lambda: list(export_dir.glob(f".job-{job_id}-*{SUFFIX}")))
     if found:
         await asyncio.to_thread(_remove, found)
         log.info("job %s: removed %d temporary export files of an earlier attempt", job_id, len(found))
+    return [path.name.removeprefix(f".job-{job_id}-").removesuffix(SUFFIX) for path in found]
 
 
 async def remove_orphaned_parts(pool: asyncpg.Pool, export_dir: Path) -> int:

@@ -1,8 +1,9 @@
 """Exporting a dataset version: stream its frozen rows, render, validate and count tokens, write files atomically.
 
 `export_dataset` is the whole use case; the "export.run" actor only adapts a job's run context to
-ExportRun. Files are written under a temporary name and renamed when complete, then recorded as
-DatasetExport rows; any failure or cancellation removes every file this run wrote.
+ExportRun. Files are written under a temporary name on this host, stored when complete (renamed on local disk;
+uploaded to object storage, where an object appears whole or not at all), then recorded as DatasetExport rows;
+any failure or cancellation removes every file this run wrote. Only recorded files are ever served or trained on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncpg
 
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
+from tuneyard.core.storage import ArtifactStore, Download
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
@@ -33,7 +35,15 @@ from tuneyard.datasets.exports.models import (
     ExportTokens,
     TokenCounts,
 )
-from tuneyard.datasets.exports.parts import remove_parts_of
+from tuneyard.datasets.exports.stored import (
+    MEDIA_TYPE,
+    Where,
+    as_store,
+    export_store,
+    forget,
+    plain,
+    remove_earlier_attempts,
+)
 from tuneyard.datasets.exports.writer import (
     Batch,
     ExportProgress,
@@ -72,7 +82,7 @@ class _Unattended:
 
 async def export_dataset(
     pool: asyncpg.Pool,
-    export_dir: Path,
+    where: Where,
     dataset_id: int,
     fmt: ExportFormat,
     run: ExportRun | None = None,
@@ -86,12 +96,15 @@ async def export_dataset(
     if dataset.deleted_at is not None:
         raise ConflictError(f"dataset {dataset.name} v{dataset.version} is deleted; it cannot be exported")
     exporter = exporter_for(fmt)
+    store = as_store(where)
+    export_dir = store.local_dir  # where the files are written: the store itself on local disk
     await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
     if job_id is not None:
-        await remove_parts_of(export_dir, job_id)  # a retry: what a killed attempt left behind
+        await remove_earlier_attempts(pool, store, dataset, fmt, job_id)
     splits: list[Split | None] = [None] if dataset.validation_count == 0 else [Split.TRAIN, Split.VALIDATION]
     files: dict[Split, OutputFile] = {}
     written: list[Path] = []
+    stored: list[str] = []
     try:
         for split in splits:
             file = open_output(export_dir, file_stem(dataset, fmt, split), split, job_id)
@@ -106,15 +119,24 @@ async def export_dataset(
             file.handle.flush()
             os.fsync(file.handle.fileno())
             file.handle.close()
-            os.replace(file.temp, file.final)
-            written.append(file.final)
-        recorded = await _record(pool, dataset, fmt, job_id, unique)
+        if store.shared:
+            size = sum(f.size for f in unique)
+            await run.progress(0.99, f"storing {len(unique)} files ({size:,} bytes) in {store.describe()}")
+        for file in unique:
+            # Local disk: the rename that makes it complete. Object storage: an upload, whole or not at all; the
+            # temporary file stays until the files are recorded (see stored.remove_earlier_attempts).
+            stored.append(file.final.name)
+            await store.put_file(file.final.name, file.temp, media_type=MEDIA_TYPE, name=file.final.name)
+        recorded = await _record(pool, store, dataset, fmt, job_id, unique)
     except BaseException:
         for file in files.values():
             file.handle.close()
         for path in written:
             path.unlink(missing_ok=True)
+        await forget(store, stored)
         raise
+    for path in written:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
     await run.progress(1.0, f"exported {dataset.example_count:,} examples")
     return _result(dataset, fmt, recorded, tally, exporter)
 
@@ -158,9 +180,14 @@ async def _stream(pool: asyncpg.Pool, dataset: Dataset, writer: Writer, run: Exp
 
 
 async def _record(
-    pool: asyncpg.Pool, dataset: Dataset, fmt: ExportFormat, job_id: str | None, files: list[OutputFile]
+    pool: asyncpg.Pool,
+    store: ArtifactStore,
+    dataset: Dataset,
+    fmt: ExportFormat,
+    job_id: str | None,
+    files: list[OutputFile],
 ) -> list[DatasetExport]:
-    """Record the renamed files; if this job's earlier run already did, drop ours and use those."""
+    """Record the stored files; if this job's earlier run already did, drop ours and use those."""
     entries = [
         {"split": None if f.split is None else f.split.value, "file_name": f.final.name, "line_count": f.lines,
          "size_bytes": f.size, "sha256": f.digest.hexdigest()}
@@ -171,8 +198,7 @@ async def _record(
         if recorded is not None:
             return recorded
         assert job_id is not None
-        for f in files:
-            f.final.unlink(missing_ok=True)
+        await store.delete([f.final.name for f in files])
         return await repo.exports_of_job(conn, job_id)
 
 
@@ -212,24 +238,34 @@ async def exports_of(pool: asyncpg.Pool, dataset_id: int) -> list[DatasetExport]
     return await repo.exports_of(pool, dataset_id)
 
 
-async def export_file(pool: asyncpg.Pool, export_dir: Path, export_id: str) -> tuple[DatasetExport, Path] | None:
-    """The export and its file, for a download; None when the id names no export or its file is not there."""
+async def export_file(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple[DatasetExport, Path] | None:
+    """The export and its file on this host (from object storage: fetched once); None when the id names no export
+    or its file is not there."""
+    found = await _recorded(pool, export_id)
+    if found is None:
+        return None
+    path = await as_store(where).local_copy(found.file_name)
+    return None if path is None else (found, path)
+
+
+async def export_download(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple[DatasetExport, Download] | None:
+    """The export and how to serve its file (from this host's disk, a signed URL, or a stream of the object); None
+    when the id names no export or its file is not there."""
+    found = await _recorded(pool, export_id)
+    if found is None:
+        return None
+    download = await as_store(where).download(found.file_name)
+    return None if download is None else (found, download)
+
+
+async def _recorded(pool: asyncpg.Pool, export_id: str) -> DatasetExport | None:
+    """The recorded export, if its file name is one a run writes (a plain name: never a path elsewhere)."""
     try:
         number = parse_id(export_id, "export")
     except ValidationError:
         return None  # a download URL is a path: one that names no export is simply not found
     found = await repo.get_export(pool, number)
-    if found is None:
-        return None
-    path = await asyncio.to_thread(_inside, export_dir, found.file_name)
-    return None if path is None else (found, path)
-
-
-def _inside(export_dir: Path, file_name: str) -> Path | None:
-    """The file, if it is a regular file directly in the export directory (never a path outside it)."""
-    root = export_dir.resolve()
-    path = (root / file_name).resolve()
-    return path if path.parent == root and path.is_file() else None
+    return found if found is not None and plain(found.file_name) else None
 
 
 async def start_export(pool: asyncpg.Pool, dataset_id: str, fmt: ExportFormat, created_by: str) -> Job:
@@ -247,29 +283,32 @@ async def run_export(run: JobRun[ExportInput, ExportResult]) -> ExportResult:
     It resumes by starting over (files of a stopped run are removed; a version's files are recorded once).
     """
     dataset_id, fmt = int(run.input.dataset_id), run.input.format
-    return await export_dataset(run.pool, run.settings.export_dir, dataset_id, fmt, run, job_id=str(run.id))
+    return await export_dataset(run.pool, export_store(run.settings), dataset_id, fmt, run, job_id=str(run.id))
 
 
 async def training_files(
-    pool: asyncpg.Pool, export_dir: Path, dataset: Dataset, fmt: ExportFormat, run: ExportRun, job_id: str
+    pool: asyncpg.Pool, where: Where, dataset: Dataset, fmt: ExportFormat, run: ExportRun, job_id: str
 ) -> tuple[Path, Path | None]:
-    """The version's (training, validation) files in the format; validation None for a version without a
-    validation split (its one file is all training data). The newest complete set already written, else written
-    now under `job_id` (a retry finds them recorded). Exporting now fails when a line breaks the format's rules
-    (the provider would refuse the file)."""
-    found = await _newest_files(pool, export_dir, dataset, fmt)
+    """The version's (training, validation) files in the format, on this host; validation None for a version
+    without a validation split (its one file is all training data). The newest complete set already written
+    (from object storage: fetched once), else written now under `job_id` (a retry finds them recorded). Exporting
+    now fails when a line breaks the format's rules (the provider would refuse the file)."""
+    store = as_store(where)
+    found = await _newest_files(pool, store, dataset, fmt)
     if found is not None:
         return _by_role(found)
-    result = await export_dataset(pool, export_dir, dataset.id, fmt, run, job_id)
+    result = await export_dataset(pool, store, dataset.id, fmt, run, job_id)
     if not result.valid:
         first = result.problems[0]
         raise ValidationError(
             f"the {fmt.value} export of {dataset.name} v{dataset.version} has {result.problem_count} lines that "
             f"break the format's rules (line {first.line}: {first.problem})"
         )
-    found = await _newest_files(pool, export_dir, dataset, fmt)
+    found = await _newest_files(pool, store, dataset, fmt)
     if found is None:
-        raise NotFoundError(f"the {fmt.value} export of {dataset.name} v{dataset.version} has no files on disk")
+        raise NotFoundError(
+            f"the {fmt.value} export of {dataset.name} v{dataset.version} has no files in {store.describe()}"
+        )
     return _by_role(found)
 
 
@@ -278,17 +317,19 @@ def _by_role(files: dict[Split | None, Path]) -> tuple[Path, Path | None]:
 
 
 async def _newest_files(
-    pool: asyncpg.Pool, export_dir: Path, dataset: Dataset, fmt: ExportFormat
+    pool: asyncpg.Pool, store: ArtifactStore, dataset: Dataset, fmt: ExportFormat
 ) -> dict[Split | None, Path] | None:
     wanted: set[Split | None] = {None} if dataset.validation_count == 0 else {Split.TRAIN, Split.VALIDATION}
-    sets: dict[str | None, dict[Split | None, Path | None]] = {}
+    sets: dict[str | None, dict[Split | None, str]] = {}
     for export in await repo.exports_of(pool, dataset.id):
-        if export.format is fmt:
-            path = await asyncio.to_thread(_inside, export_dir, export.file_name)
-            sets.setdefault(export.job_id, {})[export.split] = path
-    for files in reversed(sets.values()):  # newest first
-        if set(files) == wanted and all(files.values()):
-            return {split: path for split, path in files.items() if path is not None}
+        if export.format is fmt and plain(export.file_name):
+            sets.setdefault(export.job_id, {})[export.split] = export.file_name
+    for names in reversed(sets.values()):  # newest first
+        if set(names) != wanted:
+            continue
+        paths = {split: await store.local_copy(name) for split, name in names.items()}
+        if all(paths.values()):
+            return {split: path for split, path in paths.items() if path is not None}
     return None
 
 

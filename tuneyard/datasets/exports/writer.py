@@ -86,11 +86,16 @@ def file_stem(dataset: Dataset, fmt: ExportFormat, split: Split | None) -> str:
     return f"{slug[:80]}-v{dataset.version}-{fmt.value.lower()}{suffix}"
 
 
+def final_name(stem: str, tag: str) -> str:
+    """The name of a complete file: its stem and the tag of its temporary file."""
+    return f"{stem}-{tag}.jsonl"
+
+
 def open_output(export_dir: Path, stem: str, split: Split | None, job_id: str | None = None) -> OutputFile:
     """A new temporary file (hidden, never served; named after its job) and the name it gets when complete."""
     tag = uuid.uuid4().hex[:12]
     temp = export_dir / part_name(job_id, tag)
-    return OutputFile(split, temp, export_dir / f"{stem}-{tag}.jsonl", open(temp, "xb"))
+    return OutputFile(split, temp, export_dir / final_name(stem, tag), open(temp, "xb"))
 
 
 def _frozen(row: Any) -> FrozenExample:

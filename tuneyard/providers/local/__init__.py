@@ -2,14 +2,14 @@
 
 The training texts are read from the version's OPENAI_CHAT export (system, user, assistant: the same texts every
 format is built from); training itself is in training.py, which imports torch and is loaded only to train. Answers
-(benchmarks) come from inference.py, loaded only to answer.
+(benchmarks) come from inference.py, loaded only to answer. A fine-tuned model made on another host is fetched from
+object storage first (stored.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +22,7 @@ from tuneyard.core.errors import ValidationError
 from tuneyard.providers import catalog
 from tuneyard.providers.base import ProviderError, ProviderModule
 from tuneyard.providers.local.data import Chat, Plan, plan_steps
+from tuneyard.providers.local.stored import FINE_TUNED, fine_tuned_folder
 from tuneyard.providers.models import BaseModelFacts, Completion, FineTuneRequest
 
 __all__ = ["DEFAULTS", "LocalProvider", "plan_steps"]
@@ -34,8 +35,6 @@ LEARNING_RATE = 1e-3
 MAX_RANK = 256
 MAX_LENGTH = 8_192
 INSTALL = "install the [local] extra: pip install 'tuneyard[local]' (torch==2.13.0, transformers, peft, gguf)"
-# A LOCAL fine-tune's providerModelId: its folder under TUNEYARD_HOME (tuneyard.finetunes.local), holding merged/.
-FINE_TUNED = re.compile(r"models/[A-Za-z0-9_-]+")
 
 
 def bundled_smollm2() -> Path | None:
@@ -141,7 +140,8 @@ class LocalProvider(ProviderModule):
             raise ProviderError(f"LOCAL cannot answer: {missing[0]}")
         path = self.base_path(settings, model)
         if path is None and FINE_TUNED.fullmatch(model):
-            path = settings.home / model / "merged"
+            folder = await fine_tuned_folder(settings, model)  # from object storage when made on another host
+            path = None if folder is None else folder / "merged"
         if path is None or not path.exists():
             raise ProviderError(f"no LOCAL model {model!r} on this machine")
         from tuneyard.providers.local.inference import answer
