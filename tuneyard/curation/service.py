@@ -11,9 +11,11 @@ from tuneyard.core.db import Connection, Pool, transact
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import check_page_size
+from tuneyard.curation import bulk
 from tuneyard.curation import repository as repo
 from tuneyard.curation.models import (
     MAX_PURGE,
+    Archived,
     PurgeCounts,
     TagOperation,
 )
@@ -22,23 +24,43 @@ from tuneyard.examples.service import Filter, compile_filter
 
 
 async def tag_examples(
-    pool: Pool, where: Filter, add: list[str] | None, remove: list[str] | None, note: str | None
-) -> TagOperation:
-    """Add and remove tags on every example matching `where`, recorded as one undoable operation."""
+    pool: Pool, where: Filter, add: list[str] | None, remove: list[str] | None, note: str | None,
+    *, threshold: int | None = None, created_by: str | None = None,
+) -> TagOperation:  # fmt: skip
+    """Add and remove tags on every example matching `where`, recorded as one undoable operation.
+
+    Inline, in one transaction, unless more than `threshold` examples match (None: no threshold): then it starts a
+    CURATION job that applies it chunk by chunk, and returns the operation with nothing changed yet and its job."""
     added, removed = normalize_tags(add, "add"), normalize_tags(remove, "remove")
     if not added and not removed:
         raise ValidationError("add, remove: give at least one tag to add or remove")
     both = sorted(set(added) & set(removed))
     if both:
         raise ValidationError(f"add, remove: a tag cannot be both added and removed: {', '.join(both)}")
-    return await repo.tag(pool, compile_filter(where), added, removed, note, dict(where))
+    done = await repo.tag(pool, compile_filter(where), added, removed, note, dict(where), threshold)
+    if done is not None:
+        return done
+    return await bulk.start_tagging(pool, where, added, removed, note, created_by)
 
 
-async def undo_tag_operation(pool: Pool, operation_id: str) -> TagOperation:
+async def undo_tag_operation(
+    pool: Pool, operation_id: str, *, threshold: int | None = None, created_by: str | None = None
+) -> TagOperation:
+    """Undo the operation inline, or, when it changed more than `threshold` examples, start the job that does.
+
+    Refused while a job still applies or undoes it (see bulk.check_undoable)."""
     number = parse_id(operation_id, "tag operation")
+    operation = await repo.get_operation(pool, number)
+    if operation is None:
+        raise NotFoundError(f"no tag operation with id {operation_id!r}")
+    if operation.undone_at is None and operation.purged_count == 0:
+        await bulk.check_undoable(pool, operation)
+        if threshold is not None and operation.affected_count > threshold:
+            return await bulk.start_undo(pool, operation, created_by)
+    after = await bulk.undone_through(pool, operation)
 
     async def work(conn: Connection) -> TagOperation:
-        undone = await repo.undo(conn, number)
+        undone = await repo.undo(conn, number, after, operation.undo_run_id)
         if undone is None:
             await _refuse_undo(conn, number, operation_id)
         return undone
@@ -55,6 +77,10 @@ async def _refuse_undo(conn: Connection, number: int, operation_id: str) -> NoRe
         raise ConflictError(
             f"tag operation {operation_id} was already undone at {existing.undone_at:%Y-%m-%d %H:%M:%S}"
         )
+    if existing.purged_count == 0:
+        raise ConflictError(
+            f"tag operation {operation_id}: another call started to undo it meanwhile; nothing was changed"
+        )
     raise ConflictError(
         f"tag operation {operation_id} cannot be undone: {existing.purged_count} of its {existing.affected_count} "
         "examples were purged, and an undo restores all of them or none; nothing was changed. To take its tags off "
@@ -68,12 +94,25 @@ async def tag_operations(pool: Pool, first: int) -> list[TagOperation]:
 
 
 async def archive(pool: Pool, where: Filter) -> int:
-    return await repo.set_archived(pool, compile_filter(where), True)
+    """Archive the examples matching `where`, inline whatever their number; how many it archived."""
+    return (await set_archived(pool, where, True)).affected_count
 
 
 async def restore(pool: Pool, where: Filter) -> int:
     """Un-archive the archived examples matching `where` (its `archived` defaults to true here)."""
-    return await repo.set_archived(pool, compile_filter(where, archived_default=True), False)
+    return (await set_archived(pool, where, False)).affected_count
+
+
+async def set_archived(
+    pool: Pool, where: Filter, archived: bool, *, threshold: int | None = None, created_by: str | None = None
+) -> Archived:
+    """Archive (or restore) the examples matching `where` inline, or, when more than `threshold` of them would
+    change, start the CURATION job that does it chunk by chunk (nothing changed yet)."""
+    condition = compile_filter(where, archived_default=not archived)
+    changed = await repo.set_archived(pool, condition, archived, threshold)
+    if changed is not None:
+        return Archived(changed)
+    return Archived(0, await bulk.start_archiving(pool, where, archived, created_by))
 
 
 async def purge(pool: Pool, where: Filter, confirm: str) -> PurgeCounts:

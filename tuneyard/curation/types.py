@@ -1,4 +1,4 @@
-"""GraphQL types for stats, tag operations, archiving and purging."""
+"""GraphQL types for stats, tag operations, archiving and purging (a bulk one may come with its job)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from datetime import datetime
 
 import strawberry
 
+from tuneyard.core.graphql.context import Info
 from tuneyard.curation.stats import Stats
+from tuneyard.jobs import service as jobs
+from tuneyard.jobs.types import Job, to_schema
 
 
 @strawberry.type
@@ -75,23 +78,60 @@ class ExampleStats:
         return (await self.stats.summary()).latest
 
 
+async def _job(info: Info, job_id: int | None) -> Job | None:
+    found = None if job_id is None else await jobs.get(info.context.pool, job_id)
+    return None if found is None else to_schema(found)
+
+
 @strawberry.type
 class TagOperation:
     id: strawberry.ID
     added: list[str]
     removed: list[str]
-    affected_count: int = strawberry.field(description="Examples whose tags this operation changed.")
+    affected_count: int = strawberry.field(
+        description="Examples whose tags this operation changed; while its job applies it, those changed so far."
+    )
     note: str | None
     created_at: datetime
-    undone_at: datetime | None
+    undone_at: datetime | None = strawberry.field(
+        description="When it was undone; for an undo run as a job (undoJob), when that job's last chunk was done."
+    )
     purged_count: int = strawberry.field(
         description="Examples this operation changed that were purged since; an operation with any cannot be undone."
     )
+    complete: bool = strawberry.field(
+        description="True once every example it selected was done: at once for an operation applied inline; for "
+        "one applied by a job, when the job's last chunk is done. A job cancelled or failed leaves it false for good: "
+        "the operation then changed the examples of the chunks done only (affectedCount), and undoing it undoes "
+        "exactly those."
+    )
+    job_id: strawberry.Private[int | None]
+    undo_job_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="The CURATION job applying it when more examples matched than TUNEYARD_BULK_JOB_THRESHOLD "
+        "(10,000 unless set); null when it was applied inline."
+    )
+    async def job(self, info: Info) -> Job | None:
+        return await _job(info, self.job_id)
+
+    @strawberry.field(
+        description="The CURATION job undoing it (or that last tried to) when it changed more examples than "
+        "TUNEYARD_BULK_JOB_THRESHOLD; null when it was undone inline or not at all."
+    )
+    async def undo_job(self, info: Info) -> Job | None:
+        return await _job(info, self.undo_job_id)
 
 
 @strawberry.type
 class ArchiveResult:
-    affected_count: int
+    affected_count: int = strawberry.field(
+        description="Examples whose archived flag changed; 0 when a job does it (see `job`: its result counts them)."
+    )
+    job: Job | None = strawberry.field(
+        description="The CURATION job doing it when more examples would change than TUNEYARD_BULK_JOB_THRESHOLD "
+        "(10,000 unless set); null when it was done inline. Its result: {action, affectedCount, chunks, complete}."
+    )
 
 
 @strawberry.type

@@ -17,6 +17,7 @@ class JobKind(enum.Enum):
     BENCHMARK = "BENCHMARK"
     MAINTENANCE = "MAINTENANCE"
     IMPORT = "IMPORT"
+    CURATION = "CURATION"  # tagExamples, undoTagOperation, archiveExamples, restoreExamples past the bulk threshold
 
 
 class JobStatus(enum.Enum):
