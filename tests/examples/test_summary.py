@@ -14,8 +14,10 @@ import asyncpg
 import pytest
 
 from tests.support.datasets import new_examples
+from tuneyard.core.page import Count
 from tuneyard.curation import service as curation
 from tuneyard.curation import stats_repository as stats_sql
+from tuneyard.examples import repository as examples_repository
 from tuneyard.examples import service as examples
 from tuneyard.examples.summary_filter import DAY_ROWS, MONTH_ROWS
 
@@ -183,3 +185,16 @@ async def test_folding_moves_the_changes_into_the_summary_and_drops_emptied_rows
 )
 def test_what_the_summary_answers(spec: dict[str, Any], answered: bool) -> None:
     assert (examples.compile_filter(spec).summary is not None) is answered
+
+
+async def test_a_count_the_summary_cannot_answer_is_exact_within_its_budget_and_an_estimate_past_it(
+    pool: asyncpg.Pool,
+) -> None:
+    await _record(pool, _inputs(200, seed=5))
+    words = examples.compile_filter({"text": "request"})
+    assert words.summary is None and words.per_value_plan
+    assert await examples.count(pool, words) == Count(await pool.fetchval("SELECT count(*) FROM examples"))
+    # A condition that takes 20 ms an example cannot be counted within 5 ms: the planner's estimate, marked.
+    slow = replace(words, sql=f"{words.sql} AND pg_sleep(0.02) IS NOT NULL")
+    estimate = await examples_repository.count(pool, slow, budget_ms=5)
+    assert not estimate.exact and estimate.value >= 1

@@ -112,21 +112,33 @@ class Condition:
     relation: str = "examples"
 
 
-async def fetch_planned(executor: Executor, condition: Condition, sql: str, *params: Any) -> list[asyncpg.Record]:
-    """executor.fetch(sql, *params), planned for these values when the condition asks for it.
+async def fetch_planned(
+    executor: Executor, condition: Condition, sql: str, *params: Any, timeout_ms: int | None = None
+) -> list[asyncpg.Record]:
+    """executor.fetch(sql, *params), planned for these values when the condition asks for it, and cancelled
+    (asyncpg.QueryCanceledError) past `timeout_ms` when given.
 
     asyncpg prepares every statement; from a prepared statement's sixth run on, PostgreSQL may keep one generic plan
     for all values. For a word search that plan walks the newest examples testing each (right for a common word),
     which for a rare word at ten million examples reads them all: seconds where a plan for the word takes 50 ms.
-    `plan_cache_mode` for one transaction makes the statement planned for its values every time.
+    `plan_cache_mode` for one transaction makes the statement planned for its values every time. Such a plan may
+    gather a hundred thousand matches in a bitmap: work_mem keeps it exact (past 4 MB it turns lossy, and each row of
+    a lossy page is tested again: seconds at ten million examples), and no JIT (it compiled for 0.7 s to save less).
     """
-    if not condition.per_value_plan:
+    if not condition.per_value_plan and timeout_ms is None:
         return await executor.fetch(sql, *params)
     if isinstance(executor, asyncpg.Pool):
         async with executor.acquire() as conn:
-            return await fetch_planned(conn, condition, sql, *params)
+            return await fetch_planned(conn, condition, sql, *params, timeout_ms=timeout_ms)
+    settings = []
+    if condition.per_value_plan:
+        settings.append(
+            "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
+        )
+    if timeout_ms is not None:
+        settings.append(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
     async with executor.transaction(readonly=True):
-        await executor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await executor.execute("; ".join(settings))
         return await executor.fetch(sql, *params)
 
 

@@ -20,7 +20,7 @@ U = TypeVar("U")
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """How many items match: exactly, or (exact false) at least `value`, where counting all would take too long."""
+    """How many items match: exactly, or (exact false) an estimate, where counting them all would take too long."""
 
     value: int
     exact: bool = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import asyncpg
+
 from tuneyard.core.db import Condition, Connection, Executor, Pool, fetch_planned, transact, xact_lock
 from tuneyard.core.page import Count
 from tuneyard.examples.models import (
@@ -154,9 +156,9 @@ async def page(
     return [Example.from_row(r) for r in rows]
 
 
-async def count(pool: Pool, where: Condition, cap: int) -> Count:
+async def count(pool: Pool, where: Condition, budget_ms: int) -> Count:
     """The examples matching `where`: from the summary where it answers the filter, exact and at any size; otherwise
-    counted up to `cap` (past it, `cap` and not exact)."""
+    counted, or where that takes longer than `budget_ms`, PostgreSQL's estimate (not exact)."""
     if where.summary is not None:
         await fold_summary(pool)
         parts = summary_union(where.summary, "SELECT s.n FROM {} s", "SELECT count(*) FROM examples e")
@@ -164,11 +166,15 @@ async def count(pool: Pool, where: Condition, cap: int) -> Count:
             pool, parts, f"SELECT coalesce(sum(n), 0)::bigint FROM ({parts.sql}) k(n)", *parts.params
         )
         return Count(rows[0][0])
-    rows = await fetch_planned(
-        pool, where, f"SELECT count(*) FROM (SELECT FROM examples e WHERE {where.sql} LIMIT {cap + 1}) e", *where.params
-    )
-    found: int = rows[0][0]
-    return Count(min(found, cap), exact=found <= cap)
+    try:
+        rows = await fetch_planned(
+            pool, where, f"SELECT count(*) FROM examples e WHERE {where.sql}", *where.params, timeout_ms=budget_ms
+        )
+        return Count(rows[0][0])
+    except asyncpg.QueryCanceledError:
+        plan = await fetch_planned(pool, where, f"EXPLAIN (FORMAT JSON) SELECT FROM examples e WHERE {where.sql}",
+                                   *where.params)  # fmt: skip
+        return Count(int(plan[0][0][0]["Plan"]["Plan Rows"]), exact=False)  # json, decoded by the pool's codec
 
 
 async def fold_summary(executor: Executor) -> None:

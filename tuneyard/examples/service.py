@@ -16,9 +16,9 @@ from tuneyard.examples.models import Example, NewExample, RecordResult, batch_co
 from tuneyard.examples.ordering import ExampleOrder, decode_cursor, encode_cursor
 from tuneyard.examples.summary_filter import DAY_ROWS, compile_summary_filter, summary_union
 
-# Past this many matches, a filter the summary cannot answer (a word search, a time bound within a day) is counted no
-# further: counting a million matching examples reads a million rows, a second or more at ten million examples.
-COUNT_CAP = 100_000
+# A filter the summary cannot answer (a word search, a list of ids) is counted for at most this long; past it the
+# count is PostgreSQL's estimate, marked as one. Counting the million examples with a common word reads them all.
+COUNT_BUDGET_MS = 300
 
 __all__ = [
     "DAY_ROWS",
@@ -70,5 +70,6 @@ async def fold_summary(pool: Pool) -> None:
 
 
 async def count(pool: Pool, where: Condition) -> Count:
-    """How many examples match: exact where the summary answers the filter, else exact up to COUNT_CAP."""
-    return await repo.count(pool, where, COUNT_CAP)
+    """How many examples match: exact where the summary answers the filter or the count takes at most COUNT_BUDGET_MS,
+    else PostgreSQL's estimate (`exact` false)."""
+    return await repo.count(pool, where, COUNT_BUDGET_MS)

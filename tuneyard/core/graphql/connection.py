@@ -52,14 +52,14 @@ class Connection(Generic[T]):
         return found if isinstance(found, Count) else Count(found)
 
     @strawberry.field(
-        description="Items matching the query; counted only when asked for. A lower bound where totalCountExact is false."
+        description="Items matching the query; counted only when asked for. An estimate where totalCountExact is false."
     )
     async def total_count(self) -> int:
         return (await self._count()).value
 
     @strawberry.field(
         description="False where counting every match would take too long (a word search matching very many examples, "
-        "say): totalCount then says at least that many match."
+        "say): totalCount is then PostgreSQL's estimate."
     )
     async def total_count_exact(self) -> bool:
         return (await self._count()).exact
