@@ -158,6 +158,12 @@ async def test_folding_moves_the_changes_into_the_summary_and_drops_emptied_rows
     await pool.fetchval("SELECT example_summary_fold(1)")
     assert await pool.fetchval("SELECT count(*) FROM example_summary WHERE NOT archived") == 0, "emptied rows go"
     await _check(pool)
+    # What migration 0017 does to fill the summary of a database that has examples already.
+    await pool.execute(
+        "DELETE FROM example_summary; DELETE FROM example_summary_months; DELETE FROM example_summary_changes"
+    )
+    await pool.execute("SELECT example_summary_fill()")
+    await _check(pool)
 
 
 @pytest.mark.parametrize(
