@@ -18,6 +18,7 @@ from tests.support.tuning import Tuning, start_server
 from tuneyard.core.storage.s3 import COMPLETE
 from tuneyard.providers.base import ProviderError
 from tuneyard.providers.local import LocalProvider
+from tuneyard.providers.local.stored import fine_tuned_folder
 from tuneyard.providers.ollama import push
 
 
@@ -79,3 +80,20 @@ async def test_a_local_model_is_stored_and_loaded_on_another_home(
         await LocalProvider().complete(missing, "models/999999", "s", "u", 4)
     with pytest.raises(ProviderError, match="nor a fine-tuned model in object storage"):
         await push(third, "planner:none", tmp_path / "c" / "models" / "999999" / "merged", report)
+
+
+async def test_a_model_trained_here_before_object_storage_was_configured_still_loads(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """Its folder was never stored (no marker here or in the bucket) but was saved whole: its manifest says so. A
+    folder a dead run left (a checkpoint, no manifest) is not taken for a model."""
+    settings = s3.settings(tmp_path, s3.bucket())
+    saved = tmp_path / "models" / "41"
+    (saved / "merged").mkdir(parents=True)
+    (saved / "manifest.json").write_text("{}")
+    assert await fine_tuned_folder(settings, "models/41") == saved
+    left = tmp_path / "models" / "42"
+    (left / "checkpoint").mkdir(parents=True)
+    assert await fine_tuned_folder(settings, "models/42") is None
+    with pytest.raises(ProviderError, match="no LOCAL model 'models/42'"):
+        await LocalProvider().complete(settings, "models/42", "s", "u", 4)

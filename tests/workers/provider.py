@@ -44,6 +44,10 @@ class ProviderState(JobModel):
 PROVIDER_JOB = JobType(
     JobKind.FINE_TUNE, actor="test.provider", queue="test-provider", input=ProviderInput, result=ProviderResult
 )
+# The same job on the fine-tune queue: what a GPU host (`--queues finetune`) takes and other workers may leave.
+FINE_TUNE_QUEUE_JOB = JobType(
+    JobKind.FINE_TUNE, actor="test.provider_finetune", queue="finetune", input=ProviderInput, result=ProviderResult
+)
 
 
 async def _hold(run: JobRun[ProviderInput, ProviderResult], seconds: float) -> None:
@@ -78,3 +82,6 @@ async def run_provider_job(run: JobRun[ProviderInput, ProviderResult]) -> Provid
         await run.pool.execute("UPDATE provider_jobs SET cancelled = true WHERE id = $1", state.provider_job_id)
         raise
     return ProviderResult(provider_job_id=state.provider_job_id, polls=polls)
+
+
+job_task(FINE_TUNE_QUEUE_JOB)(run_provider_job)

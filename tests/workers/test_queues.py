@@ -5,15 +5,20 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.datasets import load
 from tests.workers.conftest import Worker, Yard
-from tests.workers.provider import PROVIDER_JOB, ProviderInput
+from tests.workers.provider import FINE_TUNE_QUEUE_JOB, PROVIDER_JOB, ProviderInput
+from tuneyard.core.config import Settings
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports.service import start_export
 from tuneyard.datasets.models import ExportFormat, NewDataset
+from tuneyard.jobs import registry
 from tuneyard.jobs import service as jobs
 from tuneyard.jobs.models import JobStatus
 from tuneyard.maintenance.service import start_check
+from tuneyard.workers.main import choose_queues, import_task_modules
 
 
 async def test_polling_jobs_wait_in_redis_not_in_a_thread(yard: Yard, workers: Callable[..., Worker]) -> None:
@@ -50,3 +55,36 @@ async def test_a_worker_takes_only_the_kinds_of_its_queues(yard: Yard, workers: 
     assert nonsense.process.wait(20) == 2
     assert "no job kinds on queues ['nonsense']" in nonsense.output()
     assert maintenance.exited_after(maintenance.signal(signal.SIGTERM)) < 5
+
+
+async def test_ordinary_workers_leave_fine_tunes_to_the_fine_tune_worker(
+    yard: Yard, workers: Callable[..., Worker]
+) -> None:
+    ordinary = workers("--threads", "1", TUNEYARD_WORKER_EXCLUDE_QUEUES="finetune")  # the setting, on every host
+    gpu = workers("--threads", "1", "--queues", "finetune")
+    misspelt = workers("--exclude-queues", "finetune,finetunes")
+    ordinary.wait_ready()
+    gpu.wait_ready()
+    fine_tunes = [await jobs.create_and_enqueue(yard.pool, FINE_TUNE_QUEUE_JOB, ProviderInput(polls=1)) for _ in "123"]
+    others = [await jobs.create_and_enqueue(yard.pool, PROVIDER_JOB, ProviderInput(polls=1)) for _ in "123"]
+    for job in (*fine_tunes, *others):
+        assert (await yard.final(job.id)).status is JobStatus.SUCCEEDED
+    assert [(await yard.provider_jobs(job.id))[0]["polled_by"] for job in fine_tunes] == [[gpu.pid]] * 3
+    assert [(await yard.provider_jobs(job.id))[0]["polled_by"] for job in others] == [[ordinary.pid]] * 3
+    assert "(finetune)" not in ordinary.output() and "test.provider (test-provider)" in ordinary.output()
+    assert misspelt.process.wait(30) == 2
+    assert (
+        "--exclude-queues (TUNEYARD_WORKER_EXCLUDE_QUEUES): no job kinds on queues ['finetunes']" in misspelt.output()
+    )
+
+
+def test_queue_options_that_leave_nothing_to_take_are_refused() -> None:
+    import_task_modules(Settings())
+    everything = registry.queues()
+    assert choose_queues(None) == everything and "finetune" in everything
+    assert choose_queues(None, ["finetune"]) == [q for q in everything if q != "finetune"]
+    assert choose_queues(["finetune", "export", "finetune"], ["export"]) == ["finetune"]
+    with pytest.raises(ValueError, match=r"^no queue is left to take after excluding export, finetune; the queues are"):
+        choose_queues(["finetune"], ["finetune", "export"])
+    with pytest.raises(ValueError, match=r"^--queues: name at least one queue \(or leave it out for every queue\)"):
+        choose_queues([])

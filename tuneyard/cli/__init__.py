@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+import pydantic
+
 from tuneyard.cli.serve import serve, worker
 from tuneyard.cli.services import import_file, migrate
 from tuneyard.cli.tokens import token_create, token_list, token_revoke
@@ -45,7 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     worker_cmd.add_argument("--threads", type=int, default=None, help="jobs each process runs at once (default 2)")
     worker_cmd.add_argument(
-        "--queues", default=None, help="only these job queues, comma-separated (e.g. export,maintenance; default all)"
+        "--queues",
+        default=None,
+        help="only these job queues, comma-separated (e.g. finetune for a GPU host; default TUNEYARD_WORKER_QUEUES, "
+        "else all)",
+    )
+    worker_cmd.add_argument(
+        "--exclude-queues",
+        default=None,
+        help="leave these job queues to other hosts, comma-separated (e.g. finetune; default "
+        "TUNEYARD_WORKER_EXCLUDE_QUEUES, else none)",
     )
     worker_cmd.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     worker_cmd.set_defaults(handler=worker)
@@ -94,7 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    settings = Settings()
+    # RabbitMQ's client logs every connection step, and a traceback for each idle connection the server dropped
+    # (which Dramatiq reopens at the next send). What matters surfaces anyway: a lost consumer in Dramatiq's log, a
+    # send that failed as UNAVAILABLE.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as error:
+        for problem in error.errors():
+            name = "TUNEYARD_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"tuneyard: {name}: {problem['msg']}", file=sys.stderr)  # never the value: it may be a secret
+        return 2
     if getattr(args, "host", None) is None and hasattr(args, "host"):
         args.host = settings.host
     if getattr(args, "port", None) is None and hasattr(args, "port"):

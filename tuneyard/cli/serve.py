@@ -71,9 +71,14 @@ def _workers(count: int, settings: Settings, database_url: str, redis_url: str) 
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from tuneyard.core.migrations import MigrationLockTimeout
     from tuneyard.server.app import create_app
     from tuneyard.server.logs import buffer_log_output, use_log_format
 
+    problem = broker_problem(settings)
+    if problem:
+        print(f"tuneyard: {problem}", file=sys.stderr)
+        return 2
     _raise_on_sigterm()
     os.umask(0o077)  # everything written under TUNEYARD_HOME (exports, logs, data) is the owner's only
     home = settings.home.expanduser().resolve()
@@ -88,7 +93,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             home.mkdir(parents=True, exist_ok=True)
             make_private(home)
         database_url, redis_url = stack.enter_context(backing_services(settings, supervise=True))
-        applied = asyncio.run(apply_migrations(database_url))
+        try:
+            applied = asyncio.run(apply_migrations(database_url))
+        except MigrationLockTimeout as error:
+            print(f"tuneyard: {error}", file=sys.stderr, flush=True)
+            return 1
         if applied:
             print(f"applied migrations: {', '.join(applied)}", flush=True)
         token = asyncio.run(_first_admin_token(database_url)) if settings.database_url is None else None
@@ -109,9 +118,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _queue_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def broker_problem(settings: Settings) -> str | None:
+    """What is wrong with the queue's settings (TUNEYARD_BROKER_URL, TUNEYARD_QUEUE_NAMESPACE), or None."""
+    from tuneyard.core.queue import broker_kind
+
+    try:
+        broker_kind(settings)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run job workers against the configured PostgreSQL and Redis (a bundled pair belongs to `serve`)."""
-    from tuneyard.workers.main import run_worker
+    from tuneyard.workers.main import choose_queues, import_task_modules, run_worker
     from tuneyard.workers.supervisor import WorkerProcesses
 
     if not settings.database_url or not settings.redis_url:
@@ -121,11 +145,29 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = broker_problem(settings)
+    if problem:
+        print(f"tuneyard: {problem}", file=sys.stderr)
+        return 2
     threads = args.threads or settings.worker_threads
-    queues = None if args.queues is None else [q.strip() for q in args.queues.split(",") if q.strip()]
+    # The options win over the settings; neither: every queue.
+    chosen = settings.worker_queues if args.queues is None else args.queues
+    queues = _queue_names(chosen) if args.queues is not None or settings.worker_queues.strip() else None
+    exclude = _queue_names(settings.worker_exclude_queues if args.exclude_queues is None else args.exclude_queues)
     if args.processes <= 1:
-        return run_worker(settings, settings.database_url, settings.redis_url, threads, queues, args.parent_pid)
-    processes = WorkerProcesses(args.processes, threads, dict(os.environ), settings.worker_stop_grace_seconds, queues)
+        return run_worker(
+            settings, settings.database_url, settings.redis_url, threads, queues, args.parent_pid, exclude
+        )
+    # Checked here too: children that exit at once for a bad queue name would be started again every second.
+    import_task_modules(settings)
+    try:
+        choose_queues(queues, exclude)
+    except ValueError as error:
+        print(f"tuneyard: {error}", file=sys.stderr)
+        return 2
+    processes = WorkerProcesses(
+        args.processes, threads, dict(os.environ), settings.worker_stop_grace_seconds, queues, exclude
+    )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: processes.request_stop())
     processes.start()

@@ -51,10 +51,16 @@ async def apply_migrations(database_url: str) -> list[str]:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from tuneyard.core.migrations import MigrationLockTimeout
+
     if settings.database_url is None:
         print(f"tuneyard: using {settings.home.expanduser().resolve()} (TUNEYARD_HOME)", file=sys.stderr)
     with backing_services(settings, redis=False) as (database_url, _):
-        applied = asyncio.run(apply_migrations(database_url))
+        try:
+            applied = asyncio.run(apply_migrations(database_url))
+        except MigrationLockTimeout as error:
+            print(f"tuneyard: {error}", file=sys.stderr)
+            return 1
     print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
     return 0
 

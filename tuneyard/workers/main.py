@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # Each domain's tasks module binds its job types when imported; a new job kind adds its module here.
 TASK_MODULES = (
+    "tuneyard.curation.tasks",
     "tuneyard.datasets.exports.tasks",
     "tuneyard.examples.imports.tasks",
     "tuneyard.finetunes.tasks",
@@ -135,6 +136,26 @@ class Resources(Middleware):
             self.runs.discard(current)
 
 
+def choose_queues(queues: Collection[str] | None, exclude: Collection[str] = ()) -> list[str]:
+    """The queues to consume: `queues` (None: every queue) less `exclude`; ValueError saying what is wrong."""
+    known = registry.queues()
+    listed = f"the queues are: {', '.join(known)}"
+    options = (
+        ("--queues (TUNEYARD_WORKER_QUEUES)", queues or ()),
+        ("--exclude-queues (TUNEYARD_WORKER_EXCLUDE_QUEUES)", exclude),
+    )
+    for option, names in options:
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValueError(f"{option}: no job kinds on queues {unknown}; {listed}")
+    if queues is not None and not queues:
+        raise ValueError(f"--queues: name at least one queue (or leave it out for every queue); {listed}")
+    chosen = [q for q in known if (queues is None or q in queues) and q not in exclude]
+    if not chosen:
+        raise ValueError(f"no queue is left to take after excluding {', '.join(sorted(exclude))}; {listed}")
+    return chosen
+
+
 def run_worker(
     settings: Settings,
     database_url: str,
@@ -142,30 +163,35 @@ def run_worker(
     threads: int,
     queues: Collection[str] | None = None,
     parent_pid: int | None = None,
+    exclude: Collection[str] = (),
 ) -> int:
-    """Run the job types of `queues` (all when None) until SIGTERM or SIGINT (or until `parent_pid` is gone)."""
+    """Run the job types of `queues` (all when None) but `exclude` until SIGTERM or SIGINT (or until `parent_pid` is
+    gone)."""
     import_task_modules(settings)
-    unknown = set(queues or ()) - set(registry.queues())
-    if unknown:
-        log.error("no job kinds on queues %s; the queues are: %s", sorted(unknown), ", ".join(registry.queues()))
+    try:
+        chosen = choose_queues(queues, exclude)
+    except ValueError as error:
+        log.error("%s", error)
         return 2
     resources = Resources(settings, database_url, redis_url, threads)
     the_broker = broker.configure(settings, redis_url, middleware=[AsyncIO(), resources])
-    served = registry.tasks(queues)
+    served = registry.tasks(chosen)
     for task in served:
         broker.declare_actor(the_broker, task.type.actor, task.type.queue, resources.actor(task))
     worker = dramatiq.Worker(the_broker, worker_threads=threads, worker_timeout=settings.worker_poll_ms)
     # Take no more messages than there are threads, so that an idle worker elsewhere gets the rest.
     worker.queue_prefetch = threads
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(outages.QueueConsumerOutages())  # a Redis outage: one line, not 2 per queue every 3 s
+    if broker.broker_kind(settings) == "redis":
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(outages.QueueConsumerOutages())  # a Redis outage: one line, not 2 per queue every 3 s
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: the terminal of `serve` was closed
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
     log.info(
-        "worker ready: %s; %d threads; queue namespace %r",
+        "worker ready: %s; %d threads; queue namespace %r on %s",
         ", ".join(f"{t.type.actor} ({t.type.queue})" for t in served), threads, settings.queue_namespace,
+        broker.describe(settings),
     )  # fmt: skip
     try:
         while not stop.wait(0.5):

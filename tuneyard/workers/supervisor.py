@@ -17,16 +17,24 @@ STOP_MARGIN = 10.0  # seconds a child may take beyond its grace period (handing 
 
 
 class WorkerProcesses:
-    """`tuneyard worker --processes 1` children (of `queues`, None: all); stop() waits out their `grace` first."""
+    """`tuneyard worker --processes 1` children (of `queues`, None: all, but `exclude`); stop() waits out their
+    `grace` first."""
 
     def __init__(
-        self, count: int, threads: int, env: dict[str, str], grace: float, queues: Sequence[str] | None = None
+        self,
+        count: int,
+        threads: int,
+        env: dict[str, str],
+        grace: float,
+        queues: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         self.count = count
         self.threads = threads
         self.env = env
         self.grace = grace
         self.queues = queues
+        self.exclude = exclude
         self.children: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -38,6 +46,8 @@ class WorkerProcesses:
         ]  # fmt: skip
         if self.queues is not None:
             command += ["--queues", ",".join(self.queues)]
+        if self.exclude:
+            command += ["--exclude-queues", ",".join(self.exclude)]
         return subprocess.Popen(command, env=self.env)
 
     def start(self) -> None:

@@ -138,6 +138,23 @@ async def test_a_run_interrupted_while_recording_leaves_nothing_stored(
     assert await exports.exports_of(pool, version.id) == []
 
 
+async def test_an_export_written_before_object_storage_is_still_served_by_its_host(
+    pool: asyncpg.Pool, s3: S3Server, tmp_path: Path
+) -> None:
+    await load(pool, 30)
+    version = await service.create(pool, new("before", fraction=0.0))
+    (written,) = (await exports.export_dataset(pool, tmp_path / "exports", version.id, ExportFormat.RAW)).exports
+    bucket = s3.bucket()
+    here = store_of(s3, tmp_path, bucket)  # the same TUNEYARD_HOME, now with a bucket
+    found = await exports.export_download(pool, here, written.id)
+    assert found is not None and found[1].path == tmp_path / "exports" / found[0].file_name
+    assert sha256(found[1].path.read_bytes()) == written.sha256
+    assert await exports.export_download(pool, store_of(s3, tmp_path / "other", bucket), written.id) is None, (
+        "another host has neither the object nor the file"
+    )
+    assert await bucket_keys(s3, bucket) == {}, "nothing uploaded behind the user's back"
+
+
 async def test_a_job_run_twice_keeps_one_set_of_objects(pool: asyncpg.Pool, s3: S3Server, tmp_path: Path) -> None:
     await load(pool, 50)
     version = await service.create(pool, new("twice"))

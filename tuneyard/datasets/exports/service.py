@@ -20,7 +20,7 @@ import asyncpg
 
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
-from tuneyard.core.storage import ArtifactStore, Download
+from tuneyard.core.storage import ArtifactStore, Download, LocalStore
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
@@ -250,11 +250,15 @@ async def export_file(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple
 
 async def export_download(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple[DatasetExport, Download] | None:
     """The export and how to serve its file (from this host's disk, a signed URL, or a stream of the object); None
-    when the id names no export or its file is not there."""
+    when the id names no export or its file is not there (in object storage, nor on this host's disk)."""
     found = await _recorded(pool, export_id)
     if found is None:
         return None
-    download = await as_store(where).download(found.file_name)
+    store = as_store(where)
+    download = await store.download(found.file_name)
+    if download is None and store.shared:
+        # Written on this host before object storage was configured: never uploaded, still served from here.
+        download = await LocalStore(store.local_dir).download(found.file_name)
     return None if download is None else (found, download)
 
 

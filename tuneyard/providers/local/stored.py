@@ -15,6 +15,7 @@ from tuneyard.providers.base import ProviderError, redact
 # A LOCAL fine-tune's providerModelId: its folder under TUNEYARD_HOME (tuneyard.finetunes.local), and its key in
 # object storage.
 FINE_TUNED = re.compile(r"models/[A-Za-z0-9_-]+")
+MANIFEST = "manifest.json"  # written by tuneyard.finetunes.local after the saved model
 
 
 async def fine_tuned_folder(settings: Settings, model_id: str) -> Path | None:
@@ -24,10 +25,17 @@ async def fine_tuned_folder(settings: Settings, model_id: str) -> Path | None:
     try:
         # Local disk: TUNEYARD_HOME/models/<job id> if it is there. Object storage: that folder once complete
         # (stored from here, or fetched before), else fetched now.
-        return await artifact_store(settings).local_folder(model_id)
+        found = await artifact_store(settings).local_folder(model_id)
     except StorageError as error:
         message = f"the LOCAL model {model_id} is not on this host and could not be fetched: {error.message}"
         raise ProviderError(redact(message, settings), error.retryable) from None
+    if found is None:
+        # Trained here before object storage was configured: never stored, but saved whole (its manifest is
+        # written once the merged model is); a folder a dead run left has none.
+        folder = settings.home / model_id
+        if await asyncio.to_thread((folder / MANIFEST).is_file):
+            return folder
+    return found
 
 
 async def model_folder(settings: Settings, path: Path) -> Path:
