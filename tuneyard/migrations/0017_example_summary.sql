@@ -52,15 +52,34 @@ CREATE TABLE example_summary_changes (
 -- them waits for an examples row while holding it), then read the other table in a statement of their own, with a
 -- snapshot taken after it: an examples write then files its rows under the tags of every tag write committed before
 -- it, and a tag write (which waits for the lock until such an examples write commits) under its columns after it.
--- Without it, an example re-recorded while being tagged was filed under a mix of the two.
+-- Without it, an example re-recorded while being tagged was filed under a mix of the two. Inserting examples needs no
+-- lock (nobody can tag an example before its insert commits), nor does an update that moves no example to another
+-- key (a re-sent example whose content changed): most writes of examples take it not at all.
 
 -- Examples written: +1 for each row as it is now, -1 for each row as it was (an update whose row keeps its place adds
 -- up to nothing and is left out). The tags are read from example_tags, which a statement that writes examples does
 -- not change (a purge deletes the tags in a statement before). Dynamic SQL: a trigger sees only its event's
 -- transition tables, and one query naming the others would not plan.
 CREATE FUNCTION example_summary_examples_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved boolean;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1952540531);
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE $sql$
+            SELECT EXISTS (
+                SELECT FROM old_examples o JOIN new_examples n ON n.id = o.id
+                WHERE ((o.created_at AT TIME ZONE 'UTC')::date, o.intent, o.platform, o.model_id, o.success, o.archived,
+                       example_quality_bin(o.quality_score))
+                   IS DISTINCT FROM ((n.created_at AT TIME ZONE 'UTC')::date, n.intent, n.platform, n.model_id,
+                                     n.success, n.archived, example_quality_bin(n.quality_score)))
+        $sql$ INTO moved;
+        IF NOT moved THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pg_advisory_xact_lock(1952540531);
+    END IF;
     EXECUTE format($sql$
         INSERT INTO example_summary_changes
         SELECT (e.created_at AT TIME ZONE 'UTC')::date, e.intent, e.platform, e.model_id, e.success, e.archived,
