@@ -167,16 +167,16 @@ class Worker:
         return time.monotonic() - since
 
 
-@pytest.fixture
-def workers(yard: Yard, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """start(*options, **env): a ready `tuneyard worker` with those options; all are killed after the test."""
+def worker_processes(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """start(*options, **env): a `tuneyard worker` with those options (and variables over `env`), its output in a log
+    under tmp_path; all of them are killed once the generator is closed."""
     started: list[Worker] = []
 
-    def start(*options: str, **env: Any) -> Worker:
+    def start(*options: str, **extra: Any) -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tuneyard.cli", "worker", *options], env={**yard.env, **env}, cwd=CHECKOUT,
+                [sys.executable, "-m", "tuneyard.cli", "worker", *options], env={**env, **extra}, cwd=CHECKOUT,
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         started.append(Worker(process, log))
@@ -188,3 +188,9 @@ def workers(yard: Yard, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
             worker.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.process.wait(10)
+
+
+@pytest.fixture
+def workers(yard: Yard, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """start(*options, **env): a ready `tuneyard worker` with those options; all are killed after the test."""
+    yield from worker_processes(yard.env, tmp_path)

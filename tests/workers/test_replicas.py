@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +21,7 @@ import pytest
 from bench.data import examples as generate
 from tests.support import JOB_TEST_SETTINGS, RECORD, GraphQLClient, GraphQLWebSocket, Server, service_env
 from tests.support.databases import with_database
-from tests.workers.conftest import CHECKOUT, Worker, until
+from tests.workers.conftest import Worker, until, worker_processes
 from tests.workers.provider import FINE_TUNE_QUEUE_JOB, PROVIDER_TABLE, ProviderInput
 from tuneyard.auth.service import create_token
 from tuneyard.core import queue as broker
@@ -96,23 +94,7 @@ async def deployment(backing: tuple[str, str], tmp_path: Path) -> AsyncIterator[
 
 @pytest.fixture
 def start_worker(deployment: Deployment, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(*options: str) -> Worker:
-        log = tmp_path / f"worker-{len(started)}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tuneyard.cli", "worker", *options], env=deployment.env, cwd=CHECKOUT,
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        started.append(Worker(process, log))
-        return started[-1]
-
-    yield start
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-        worker.process.wait(10)
+    yield from worker_processes(deployment.env, tmp_path)
 
 
 async def follow(url: str, token: str, job_id: str) -> list[dict[str, Any]]:
