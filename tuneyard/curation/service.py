@@ -12,6 +12,7 @@ from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
 from tuneyard.core.ids import parse_id
 from tuneyard.core.page import check_page_size
 from tuneyard.curation import bulk
+from tuneyard.curation import purge_repository as purge_sql
 from tuneyard.curation import repository as repo
 from tuneyard.curation.models import (
     MAX_PURGE,
@@ -130,27 +131,27 @@ async def purge(pool: Pool, where: Filter, confirm: str) -> PurgeCounts:
     if confirm == "":
 
         async def dry_run(conn: Connection) -> PurgeCounts:
-            counts = await repo.count_purgeable(conn, condition)
+            counts = await purge_sql.count_purgeable(conn, condition)
             _check_purge_size(counts.deletable)
-            await repo.remember_dry_run(conn, key, counts.deletable)
+            await purge_sql.remember_dry_run(conn, key, counts.deletable)
             return counts
 
         return await transact(pool, dry_run, affected=lambda _: 0)
     confirmed = _parse_confirm(confirm)
 
     async def work(conn: Connection) -> PurgeCounts:
-        await repo.hold_dataset_members(conn)
-        counts = await repo.count_purgeable(conn, condition)
+        await purge_sql.hold_dataset_members(conn)
+        counts = await purge_sql.count_purgeable(conn, condition)
         _check_purge_size(counts.deletable)
         if counts.deletable != confirmed:
             await _refuse(conn, key, confirmed, counts)
-        locked = await repo.lock_purgeable(conn, condition)
+        locked = await purge_sql.lock_purgeable(conn, condition)
         if len(locked) != confirmed:
             _changed_while_purging(confirmed, len(locked))
-        deleted = await repo.delete_examples(conn, condition, locked)
+        deleted = await purge_sql.delete_examples(conn, condition, locked)
         if deleted != confirmed:
             _changed_while_purging(confirmed, deleted)
-        await repo.forget_dry_run(conn, key)
+        await purge_sql.forget_dry_run(conn, key)
         return PurgeCounts(deleted, counts.kept_in_datasets)
 
     return await transact(pool, work, affected=lambda counts: counts.deletable)
@@ -182,7 +183,7 @@ async def _refuse(conn: Connection, key: str, confirmed: int, counts: PurgeCount
     """Why `confirmed` does not match: the examples changed since a dry run of this filter reported it (CONFLICT),
     or it is simply not the number (BAD_USER_INPUT)."""
     # No dry run reports more than MAX_PURGE (it refuses to), and the column holds 32-bit numbers only.
-    dry_run = await repo.dry_run_reporting(conn, key, confirmed) if confirmed <= MAX_PURGE else None
+    dry_run = await purge_sql.dry_run_reporting(conn, key, confirmed) if confirmed <= MAX_PURGE else None
     if dry_run is not None:
         raise ConflictError(
             f"the examples to purge changed since the dry run at {dry_run.created_at:%Y-%m-%d %H:%M:%S}: it reported "

@@ -53,6 +53,7 @@ class ExportResult(JobModel):
 EXPORT_JOB = JobType(JobKind.EXPORT, actor="export.run", queue="export", input=ExportInput, result=ExportResult)
 
 
+BATCH = 5000  # a version's rows read (and their tokens counted) at a time
 MAX_LARGEST = 1000  # per-example token counts kept to tell how many examples exceed a context
 
 

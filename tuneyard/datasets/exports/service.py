@@ -9,7 +9,6 @@ any failure or cancellation removes every file this run wrote. Only recorded fil
 from __future__ import annotations
 
 import asyncio
-import heapq
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -19,22 +18,23 @@ from typing import Any, Protocol
 import asyncpg
 
 from tuneyard.core.errors import ConflictError, NotFoundError, ValidationError
-from tuneyard.core.ids import parse_id
-from tuneyard.core.storage import ArtifactStore, Download, LocalStore
+from tuneyard.core.storage import ArtifactStore
 from tuneyard.datasets import service as datasets
 from tuneyard.datasets.exports import repository as repo
 from tuneyard.datasets.exports.formats import exporter_for, tokens
-from tuneyard.datasets.exports.formats.base import SYSTEM_PROMPT, Exporter, TrainingText, user_text
+from tuneyard.datasets.exports.formats.base import Exporter
 from tuneyard.datasets.exports.formats.tokens import TOKENIZER
 from tuneyard.datasets.exports.models import (
+    BATCH,
     EXPORT_JOB,
-    MAX_LARGEST,
     ExportedFile,
     ExportInput,
     ExportResult,
     ExportTokens,
-    TokenCounts,
 )
+from tuneyard.datasets.exports.recorded import export_download as export_download
+from tuneyard.datasets.exports.recorded import export_file as export_file
+from tuneyard.datasets.exports.recorded import exports_of as exports_of
 from tuneyard.datasets.exports.stored import (
     MEDIA_TYPE,
     Where,
@@ -44,6 +44,8 @@ from tuneyard.datasets.exports.stored import (
     plain,
     remove_earlier_attempts,
 )
+from tuneyard.datasets.exports.texts import split_texts as split_texts
+from tuneyard.datasets.exports.texts import token_counts as token_counts
 from tuneyard.datasets.exports.writer import (
     Batch,
     ExportProgress,
@@ -58,7 +60,6 @@ from tuneyard.datasets.models import Dataset, DatasetExport, ExportFormat, Split
 from tuneyard.jobs.models import Job
 from tuneyard.jobs.service import JobRun, create_and_enqueue
 
-BATCH = 5000
 IN_FLIGHT = 4  # batches whose tokens are being counted while the next is rendered
 MIN_EXAMPLES = 10  # OpenAI refuses training files with fewer examples; others learn little from them
 
@@ -233,45 +234,6 @@ def _result(
     )  # fmt: skip
 
 
-async def exports_of(pool: asyncpg.Pool, dataset_id: int) -> list[DatasetExport]:
-    """The files written for a version, oldest first."""
-    return await repo.exports_of(pool, dataset_id)
-
-
-async def export_file(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple[DatasetExport, Path] | None:
-    """The export and its file on this host (from object storage: fetched once); None when the id names no export
-    or its file is not there."""
-    found = await _recorded(pool, export_id)
-    if found is None:
-        return None
-    path = await as_store(where).local_copy(found.file_name)
-    return None if path is None else (found, path)
-
-
-async def export_download(pool: asyncpg.Pool, where: Where, export_id: str) -> tuple[DatasetExport, Download] | None:
-    """The export and how to serve its file (from this host's disk, a signed URL, or a stream of the object); None
-    when the id names no export or its file is not there (in object storage, nor on this host's disk)."""
-    found = await _recorded(pool, export_id)
-    if found is None:
-        return None
-    store = as_store(where)
-    download = await store.download(found.file_name)
-    if download is None and store.shared:
-        # Written on this host before object storage was configured: never uploaded, still served from here.
-        download = await LocalStore(store.local_dir).download(found.file_name)
-    return None if download is None else (found, download)
-
-
-async def _recorded(pool: asyncpg.Pool, export_id: str) -> DatasetExport | None:
-    """The recorded export, if its file name is one a run writes (a plain name: never a path elsewhere)."""
-    try:
-        number = parse_id(export_id, "export")
-    except ValidationError:
-        return None  # a download URL is a path: one that names no export is simply not found
-    found = await repo.get_export(pool, number)
-    return found if found is not None and plain(found.file_name) else None
-
-
 async def start_export(pool: asyncpg.Pool, dataset_id: str, fmt: ExportFormat, created_by: str) -> Job:
     """Start an EXPORT job for a version that exists and is not deleted."""
     dataset = await datasets.require(pool, dataset_id)
@@ -335,39 +297,3 @@ async def _newest_files(
         if all(paths.values()):
             return {split: path for split, path in paths.items() if path is not None}
     return None
-
-
-async def token_counts(pool: asyncpg.Pool, dataset: Dataset) -> TokenCounts:
-    """The version's training-text tokens per split, counted as the exporters count them (every format trains on
-    the same texts); counted once, then read back (a version never changes)."""
-    found = await repo.token_counts(pool, dataset.id)
-    if found is not None:
-        return found
-    totals = {Split.TRAIN.value: 0, Split.VALIDATION.value: 0}
-    largest: list[int] = []  # a min-heap of the biggest counts
-    loop = asyncio.get_running_loop()
-    with token_counter(dataset.example_count) as counter:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            cursor = await conn.cursor(repo.STREAM_TEXT_SQL, dataset.id)
-            while rows := await cursor.fetch(BATCH):
-                users = [user_text(r[2], r[3], r[4], r[5]) for r in rows]
-                assistants = [r[6] or "" for r in rows]
-                counts = await loop.run_in_executor(counter, tokens.count_examples, users, assistants)
-                for row, count in zip(rows, counts, strict=True):
-                    totals[row[1]] += count
-                    if len(largest) < MAX_LARGEST:
-                        heapq.heappush(largest, count)
-                    elif count > largest[0]:
-                        heapq.heapreplace(largest, count)
-    counted = TokenCounts(
-        TOKENIZER, totals[Split.TRAIN.value], totals[Split.VALIDATION.value], sorted(largest, reverse=True)
-    )
-    await repo.save_token_counts(pool, dataset.id, counted)
-    return counted
-
-
-async def split_texts(pool: asyncpg.Pool, dataset: Dataset, split: Split, limit: int) -> list[TrainingText]:
-    """The training texts (system, user, assistant = the recorded plan as JSON) of a split's first members: what
-    a benchmark asks a model, and the answer it is scored against."""
-    rows = await repo.split_texts(pool, dataset.id, split, limit)
-    return [TrainingText(SYSTEM_PROMPT, user_text(r[2], r[3], r[4], r[5]), r[6] or "") for r in rows]
