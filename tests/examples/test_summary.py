@@ -151,11 +151,14 @@ async def test_concurrent_writers_lose_none_of_each_others_counts(pool: asyncpg.
 async def test_folding_moves_the_changes_into_the_summary_and_drops_emptied_rows(pool: asyncpg.Pool) -> None:
     await _record(pool, _inputs(100, seed=4))
     assert await pool.fetchval("SELECT count(*) FROM example_summary_changes") > 0
-    assert await pool.fetchval("SELECT example_summary_fold(1000000)") == 0, "not due: left alone"
-    folded = await pool.fetchval("SELECT example_summary_fold(1)")
-    assert folded > 0 and await pool.fetchval("SELECT count(*) FROM example_summary_changes") == 0
+    pending = await pool.fetchval("SELECT count(*) FROM example_summary_changes")
+    assert await pool.fetchval("SELECT example_summary_fold(1000000, 1000000)") == 0, "not due: left alone"
+    assert await pool.fetchval("SELECT example_summary_fold(1, 10)") == 10, "at most 10 at a time"
+    await _check(pool)
+    assert await pool.fetchval("SELECT example_summary_fold(1, 1000000)") == pending - 10
+    assert await pool.fetchval("SELECT count(*) FROM example_summary_changes") == 0
     await pool.execute("UPDATE examples SET archived = true")
-    await pool.fetchval("SELECT example_summary_fold(1)")
+    await pool.fetchval("SELECT example_summary_fold(1, 1000000)")
     assert await pool.fetchval("SELECT count(*) FROM example_summary WHERE NOT archived") == 0, "emptied rows go"
     await _check(pool)
     # What migration 0017 does to fill the summary of a database that has examples already.

@@ -86,8 +86,10 @@ COLUMN_OF = {f.graphql: f.name for f in FIELDS}  # GraphQL field name -> column,
 #   only takes KEY SHARE on its example, which the examples writers' NO KEY UPDATE locks do not block.
 TAGS_LOCK = 0x7461_6773  # also taken by the summary's triggers (migration 0017), as 1952540531
 
-# Change rows past which a reader first folds them into the summary (which bounds what each read adds up).
+# Change rows past which a reader first folds them into the summary (which bounds what each read adds up), and the
+# most it folds at once (which bounds what that read waits for: about 0.1 s at ten million examples).
 SUMMARY_FOLD_DUE = 2_000
+SUMMARY_FOLD_MOST = 10_000
 QUALITY_BINS = 20  # the summary's quality bins: thresholds 0.05, 0.10, ..., 0.95 (see example_quality_bin)
 
 

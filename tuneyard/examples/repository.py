@@ -13,6 +13,7 @@ from tuneyard.examples.models import (
     COLUMNS,
     RECORDED,
     SUMMARY_FOLD_DUE,
+    SUMMARY_FOLD_MOST,
     TAGS_LOCK,
     Example,
     ExampleField,
@@ -179,4 +180,4 @@ async def count(pool: Pool, where: Condition, budget_ms: int) -> Count:
 
 async def fold_summary(executor: Executor) -> None:
     """Fold the summary's changes into it once there are many (one folder at a time: the others go on at once)."""
-    await executor.execute("SELECT example_summary_fold($1)", SUMMARY_FOLD_DUE)
+    await executor.execute("SELECT example_summary_fold($1, $2)", SUMMARY_FOLD_DUE, SUMMARY_FOLD_MOST)

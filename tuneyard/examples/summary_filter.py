@@ -5,10 +5,11 @@ model id, success, archived flag, quality bin and tag set. Each condition the su
 summary's column exactly as filter_sql writes it over the example's, so it is true, false or null for a summary row
 exactly when it is for each example the row counts: and/or/not (with their null handling) then agree too.
 
-A createdAt range at the top level of the filter (one lower bound, one upper bound, or both) need not fall on
-midnight: the summary answers its whole days, and the examples of its first and last day are read from the examples
-(the condition's `edges`: one day each, however many examples there are). Anywhere else a createdAt bound must be a
-gte/lt bound at midnight UTC.
+The summary is kept by day and by month. A filter becomes parts that add up (no example in two): month rows for
+the whole months of its time range (all of them without one), day rows for the whole days around those, and the
+examples of a partial first and last day, read from the examples (one day each, however many examples there are).
+So a createdAt range at the top level of the filter (one lower bound, one upper bound, or both) may start and end
+at any time; anywhere else a createdAt bound must be a gte/lt bound at midnight UTC, and only day rows answer it.
 
 What a summary row cannot tell apart stays with the examples: `ids`, `executionId`, `text`, a qualityScore bound
 that is not a bin threshold, createdAt bounds other than the above. compile_summary_filter returns None for a filter
