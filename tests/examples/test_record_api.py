@@ -44,8 +44,11 @@ async def test_record_then_fetch_round_trip(curator: GraphQLClient, db: asyncpg.
     sent = example(1, tags=["prod", "launch", "prod"])
     assert record(curator, [sent]) == {"inserted": 1, "updated": 0, "unchanged": 0}
 
-    page = curator.data(f"{{ examples(first: 10) {{ totalCount nodes {{ {FIELDS} }} }} }}")["examples"]
-    assert page["totalCount"] == 1
+    page = curator.data(f"{{ examples(first: 10) {{ totalCount totalCountExact nodes {{ {FIELDS} }} }} }}")["examples"]
+    assert (page["totalCount"], page["totalCountExact"]) == (1, True)
+    # Counted from the examples (a word search: the summary cannot answer it), within the budget: exact too.
+    words = curator.data('{ examples(filter: {text: "linkedin post"}) { totalCount totalCountExact } }')["examples"]
+    assert words == {"totalCount": 1, "totalCountExact": True}
     got = page["nodes"][0]
     for key in (
         "executionId",
