@@ -33,6 +33,10 @@ _DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError, ...
     asyncpg.OperatorInterventionError,  # AdminShutdownError, CrashShutdownError, CannotConnectNowError
     asyncpg.TooManyConnectionsError,
+    # What asyncpg raises, instead of a connection error, on a connection the server dropped in the middle of an
+    # operation ("cannot switch to state 12; another operation (2) is in progress": asyncpg issue #1069): seen here
+    # on the first request after PostgreSQL was killed.
+    asyncpg.InternalClientError,
 )
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
 _MESSAGES = {
