@@ -8,7 +8,7 @@ score below 0.8 and those without a score. `neq` and `notIn` match nulls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ class _Compiler:
             elif key == "ids":
                 parts.append(f"e.id = ANY({self.param(_ids(value, at))}::bigint[])")
             elif key in _STRING_COLUMNS:
-                parts += self.string(_STRING_COLUMNS[key], value, at)
+                parts += string_conditions(_STRING_COLUMNS[key], value, self.param, at)
             elif key == "qualityScore":
                 parts += self.number("e.quality_score", value, at)
             elif key == "createdAt":
@@ -98,24 +98,6 @@ class _Compiler:
     def group(self, spec: Filter, where: str, depth: int) -> str:
         parts = self.filter(spec, where, depth)
         return "(" + " AND ".join(parts) + ")" if parts else "true"
-
-    def string(self, column: str, spec: Mapping[str, Any], at: str) -> list[str]:
-        parts = []
-        for op, value in spec.items():
-            if value is None:
-                continue
-            if op == "eq":
-                parts.append(f"{column} = {self.param(_text(value, f'{at}.eq'))}")
-            elif op == "neq":
-                parts.append(f"{column} IS DISTINCT FROM {self.param(_text(value, f'{at}.neq'))}")
-            elif op == "in":
-                parts.append(f"{column} = ANY({self.param(_texts(value, f'{at}.in'))}::text[])")
-            elif op == "notIn":
-                values = self.param(_texts(value, f"{at}.notIn"))
-                parts.append(f"({column} IS NULL OR NOT {column} = ANY({values}::text[]))")
-            elif op == "isNull":
-                parts.append(f"{column} IS {'' if value else 'NOT '}NULL")
-        return parts
 
     def number(self, column: str, spec: Mapping[str, Any], at: str) -> list[str]:
         parts = []
@@ -145,6 +127,27 @@ class _Compiler:
             found = f"EXISTS ({_TAGGED} AND t.tags {'@>' if op == 'containsAll' else '&&'} {self.param(tags)}::text[])"
             parts.append(f"NOT {found}" if op == "containsNone" else found)
         return parts
+
+
+def string_conditions(column: str, spec: Mapping[str, Any], param: Callable[[Any], str], at: str) -> list[str]:
+    """A StringFilter's conditions on `column` (its values checked, and made parameters by `param`): over an example's
+    column here, over a summary row's in summary_filter, written the same way so that both agree."""
+    parts = []
+    for op, value in spec.items():
+        if value is None:
+            continue
+        if op == "eq":
+            parts.append(f"{column} = {param(_text(value, f'{at}.eq'))}")
+        elif op == "neq":
+            parts.append(f"{column} IS DISTINCT FROM {param(_text(value, f'{at}.neq'))}")
+        elif op == "in":
+            parts.append(f"{column} = ANY({param(_texts(value, f'{at}.in'))}::text[])")
+        elif op == "notIn":
+            values = param(_texts(value, f"{at}.notIn"))
+            parts.append(f"({column} IS NULL OR NOT {column} = ANY({values}::text[]))")
+        elif op == "isNull":
+            parts.append(f"{column} IS {'' if value else 'NOT '}NULL")
+    return parts
 
 
 _TAGGED = "SELECT 1 FROM example_tags t WHERE t.example_id = e.id"

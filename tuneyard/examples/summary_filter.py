@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tuneyard.core.db import Condition
-from tuneyard.examples.filter_sql import Filter
+from tuneyard.examples.filter_sql import Filter, string_conditions
 from tuneyard.examples.models import QUALITY_BINS
 
 _THRESHOLDS = {k / QUALITY_BINS: k for k in range(1, QUALITY_BINS)}  # the double nearest k/20 is SQL's 0.05 * k literal
@@ -56,7 +56,7 @@ class _Compiler:
             elif key == "not":
                 parts.append(f"NOT coalesce({self.group(value)}, false)")
             elif key in _STRING_COLUMNS:
-                parts += self.string(_STRING_COLUMNS[key], value)
+                parts += string_conditions(_STRING_COLUMNS[key], value, self.param, key)
             elif key == "qualityScore":
                 parts += [self.quality(op, v) for op, v in value.items() if v is not None]
             elif key == "createdAt":
@@ -74,16 +74,6 @@ class _Compiler:
     def group(self, spec: Filter) -> str:
         parts = self.filter(spec)
         return "(" + " AND ".join(parts) + ")" if parts else "true"
-
-    def string(self, column: str, spec: Mapping[str, Any]) -> list[str]:
-        ops = {
-            "eq": lambda v: f"{column} = {self.param(v)}",
-            "neq": lambda v: f"{column} IS DISTINCT FROM {self.param(v)}",
-            "in": lambda v: f"{column} = ANY({self.param(list(v))}::text[])",
-            "notIn": lambda v: f"({column} IS NULL OR NOT {column} = ANY({self.param(list(v))}::text[]))",
-            "isNull": lambda v: f"{column} IS {'' if v else 'NOT '}NULL",
-        }
-        return [ops[op](value) for op, value in spec.items() if value is not None]
 
     def quality(self, op: str, value: Any) -> str:
         if op == "isNull":
